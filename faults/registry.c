@@ -1,0 +1,42 @@
+#include "faults/registry.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const struct fault_kind packet_loss_kind;
+extern const struct fault_kind blackhole_kind;
+extern const struct fault_family packet_family;
+
+static const struct fault_kind *const kinds[] = {
+	&packet_loss_kind,
+	&blackhole_kind,
+	NULL,
+};
+
+static const struct fault_family *const families[] = {
+	&packet_family,
+	NULL,
+};
+
+const struct fault_kind *const *fault_kinds(void) { return kinds; }
+const struct fault_family *const *fault_families(void) { return families; }
+
+const struct fault_kind *fault_kind_find(const char *name)
+{
+	for (size_t i = 0; name && kinds[i]; i++)
+		if (strcmp(kinds[i]->name, name) == 0)
+			return kinds[i];
+	return NULL;
+}
+
+void fault_error_set(struct fault_error *err, const char *key, const char *fmt, ...)
+{
+	if (!err)
+		return;
+	snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,79 @@
+/* The packet family (kinds "packet-loss" and "blackhole"): internal interfaces
+ * shared by faults/packet*.c and the tests. The agent only sees the kinds. */
+#pragma once
+#include "common/netaddr.h"
+#include "faults/fault.h"
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PACKET_MAX_CIDRS 128
+#define PACKET_MAX_PORT_RANGES 8   /* keep in sync with MAX_PORT_RANGES in packet.bpf.c */
+#define PACKET_MAX_INTERFACES 32
+
+enum packet_direction {
+	PACKET_DIR_INGRESS = 1,
+	PACKET_DIR_EGRESS = 2,
+	PACKET_DIR_BOTH = 3,
+};
+
+enum packet_protocol {
+	PACKET_PROTO_ANY = 0,
+	PACKET_PROTO_TCP,
+	PACKET_PROTO_UDP,
+	PACKET_PROTO_ICMP,      /* ICMP and ICMPv6 */
+};
+
+struct packet_cidr_list {
+	int n;
+	struct cidr items[PACKET_MAX_CIDRS];
+};
+
+struct packet_port_list {
+	int n;
+	struct port_range items[PACKET_MAX_PORT_RANGES];
+};
+
+struct packet_spec {
+	bool blackhole;          /* kind "blackhole": probability is 1 and not a parameter */
+	double probability;      /* (0, 1] */
+	enum packet_direction direction;
+	int n_interfaces;        /* 0: every interface of the namespace but lo */
+	char interfaces[PACKET_MAX_INTERFACES][IF_NAMESIZE];
+	enum packet_protocol protocol;
+	struct packet_cidr_list src, dst, peers;
+	struct packet_port_list src_ports, dst_ports;
+	bool blackout;
+};
+
+/* faults/packet_spec.c: parameter validation, pure and unprivileged. */
+int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_spec **out,
+		      struct fault_error *err);
+struct json_object *packet_spec_to_json(const struct packet_spec *spec);
+const char *packet_direction_name(enum packet_direction d);
+const char *packet_protocol_name(enum packet_protocol p);
+
+/* The drop threshold the BPF program compares bpf_get_prandom_u32() against. */
+uint32_t packet_probability_threshold(double probability);
+
+/* Backends that attach the programs (faults/packet_tc.c). */
+enum packet_backend {
+	PACKET_BACKEND_TCX = 1,
+	PACKET_BACKEND_CLSACT = 2,
+};
+const char *packet_backend_name(enum packet_backend b);
+
+/* cls_bpf filters of this family are recognisable by priority and handle:
+ * priority PACKET_TC_PRIORITY, handle in [PACKET_TC_HANDLE_BASE, +PACKET_TC_HANDLE_SLOTS). */
+#define PACKET_TC_PRIORITY 0xc4a0
+#define PACKET_TC_HANDLE_BASE 0xc4a00000u
+#define PACKET_TC_HANDLE_SLOTS 1024u
+
+/* Chooses the backend for a preference "auto", "tcx", "clsact" (NULL = auto).
+ * Returns 0 and the backend, or -errno with a reason. The tcx probe is cached. */
+int packet_backend_choose(const char *preference, enum packet_backend *out, char *reason, size_t len);
+
+/* Removes every cls_bpf filter of this family in the current network namespace;
+ * returns how many were removed or -errno. */
+int packet_tc_sweep(void);

@@ -36,8 +36,6 @@
 #define PROTO_ANY 0
 #define PROTO_ICMP_ANY 1        /* ICMP or ICMPv6 */
 
-struct port_range { __u16 first, last; };
-
 const volatile __u32 drop_threshold = 0;        /* drop if prandom < threshold */
 const volatile bool drop_always = false;
 const volatile __u8 match_protocol = PROTO_ANY; /* PROTO_ANY, PROTO_ICMP_ANY, IPPROTO_TCP, IPPROTO_UDP */
@@ -46,8 +44,11 @@ const volatile bool match_dst = false;
 const volatile bool match_peers = false;
 const volatile __u32 n_src_ports = 0;
 const volatile __u32 n_dst_ports = 0;
-const volatile struct port_range src_ports[MAX_PORT_RANGES] = {};
-const volatile struct port_range dst_ports[MAX_PORT_RANGES] = {};
+/* Port ranges as parallel arrays of first and last ports (host byte order). */
+const volatile __u16 src_port_first[MAX_PORT_RANGES] = {};
+const volatile __u16 src_port_last[MAX_PORT_RANGES] = {};
+const volatile __u16 dst_port_first[MAX_PORT_RANGES] = {};
+const volatile __u16 dst_port_last[MAX_PORT_RANGES] = {};
 const volatile __u32 n_control_ports = 0;
 const volatile __u16 control_ports[MAX_CONTROL_PORTS] = {};
 const volatile bool blackout = false;
@@ -93,12 +94,13 @@ struct packet_info {
 	bool has_icmp_type;
 };
 
-static __always_inline bool in_ranges(__u16 port, const volatile struct port_range *ranges, __u32 n)
+static __always_inline bool in_ranges(__u16 port, const volatile __u16 *first, const volatile __u16 *last,
+					      __u32 n)
 {
 	for (__u32 i = 0; i < MAX_PORT_RANGES; i++) {
 		if (i >= n)
 			break;
-		if (port >= ranges[i].first && port <= ranges[i].last)
+		if (port >= first[i] && port <= last[i])
 			return true;
 	}
 	return false;
@@ -257,9 +259,9 @@ static __always_inline int decide(struct __sk_buff *skb, bool egress)
 		} else if (match_protocol != PROTO_ANY && pi.l4proto != match_protocol) {
 			return VERDICT_NEXT;
 		}
-		if (n_src_ports && !(pi.has_ports && in_ranges(pi.sport, src_ports, n_src_ports)))
+		if (n_src_ports && !(pi.has_ports && in_ranges(pi.sport, src_port_first, src_port_last, n_src_ports)))
 			return VERDICT_NEXT;
-		if (n_dst_ports && !(pi.has_ports && in_ranges(pi.dport, dst_ports, n_dst_ports)))
+		if (n_dst_ports && !(pi.has_ports && in_ranges(pi.dport, dst_port_first, dst_port_last, n_dst_ports)))
 			return VERDICT_NEXT;
 		if (match_src && !cidr_match(&src_cidrs, &pi.src))
 			return VERDICT_NEXT;

@@ -4,6 +4,7 @@
 #include "common/netaddr.h"
 #include "faults/fault.h"
 
+#include <linux/bpf.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,33 @@ const char *packet_backend_name(enum packet_backend b);
  * Returns 0 and the backend, or -errno with a reason. The tcx probe is cached. */
 int packet_backend_choose(const char *preference, enum packet_backend *out, char *reason, size_t len);
 
+/* tcx attach types (Linux 6.6); the uapi headers of older userlands lack them. */
+#define PACKET_BPF_TCX_INGRESS ((enum bpf_attach_type)46)
+#define PACKET_BPF_TCX_EGRESS ((enum bpf_attach_type)47)
+
+/* Returns a link fd (the attachment lives as long as the fd) or -errno. */
+int packet_tcx_attach(int prog_fd, int ifindex, bool egress);
+
+/* clsact + cls_bpf. ensure() creates the clsact qdisc if missing (*created says
+ * whether it did); release() removes a clsact this process created once it holds
+ * no filter (another fault may still use it). */
+int packet_clsact_ensure(int ifindex, bool *created);
+int packet_clsact_attach(int prog_fd, int ifindex, bool egress, uint32_t handle);
+int packet_clsact_detach(int ifindex, bool egress, uint32_t handle);
+void packet_clsact_release(int ifindex, bool created);
+int packet_tc_handle_alloc(uint32_t *handle);
+void packet_tc_handle_free(uint32_t handle);
+
 /* Removes every cls_bpf filter of this family in the current network namespace;
  * returns how many were removed or -errno. */
 int packet_tc_sweep(void);
+
+/* faults/packet_prog.c: one BPF object per fault, configured and loaded but not
+ * attached (the unit tests run it with BPF_PROG_TEST_RUN). */
+struct packet_bpf;
+int packet_prog_load(const struct packet_spec *spec, const struct fault_env *env, enum packet_backend backend,
+		     struct packet_bpf **out);
+void packet_prog_destroy(struct packet_bpf *skel);
+int packet_prog_fd(struct packet_bpf *skel, bool egress);
+/* Sums the per-CPU counters. */
+int packet_prog_counters(struct packet_bpf *skel, uint64_t *matched, uint64_t *dropped);

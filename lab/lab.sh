@@ -321,9 +321,9 @@ print_summary() {
 	src=$(cd "$LAB_SCRIPT_DIR/.." && pwd)
 	echo
 	echo "chaoskit lab is up: $hosts hosts on bridge $(bridge) in namespace $(ctl_ns) ($SUBNET4.1, $SUBNET6::1)"
-	printf '  %-4s %-9s %-12s %-9s %-5s %s\n' host namespace address ipv6 dc agent
+	printf '  %-4s %-14s %-12s %-9s %-5s %s\n' host namespace address ipv6 dc agent
 	for ((i = 1; i <= hosts; i++)); do
-		printf '  %-4s %-9s %-12s %-9s %-5s https://%s:%d  unix:%s\n' "h$i" "$(host_ns "$i")" "$(host_ip4 "$i")" \
+		printf '  %-4s %-14s %-12s %-9s %-5s https://%s:%d  unix:%s\n' "h$i" "$(host_ns "$i")" "$(host_ip4 "$i")" \
 			"$(host_ip6 "$i")" "$(host_dc "$i")" "$(host_ip4 "$i")" "$AGENT_PORT" "$dir/h$i/agent.sock"
 	done
 	echo "  demo service: http://<address>:$DEMO_PORT/ and /health on every host"

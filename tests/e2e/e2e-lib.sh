@@ -1,0 +1,98 @@
+# shellcheck shell=bash disable=SC2034
+# Helpers for the e2e suite (the netns lab). Source after tests/lib.sh.
+# Every test brings up its own lab with its own prefix under its own temp dir, and tears it
+# down on exit whatever happens.
+
+CK_LAB="$CK_SOURCE_DIR/lab/lab.sh"
+CK_DEMO="$CK_BUILD_DIR/lab/chaos-demo-service"
+CK_EXPERIMENTS="$CK_SOURCE_DIR/experiments"
+CK_REPORT="$CK_SOURCE_DIR/tests/e2e/report.py"
+
+e2e_require() {
+	ck_require_root
+	local b
+	for b in "$CK_AGENT" "$CK_CHAOS" "$CK_DEMO"; do
+		[ -x "$b" ] || ck_skip "$b is not built"
+	done
+	for b in curl openssl python3; do
+		command -v "$b" >/dev/null || ck_skip "$b is not installed"
+	done
+}
+
+# e2e_lab_up PREFIX [HOSTS]: sets LAB_PREFIX, LAB_DIR, LAB_CTL, LAB_HOSTS, LAB_INVENTORY.
+e2e_lab_up() {
+	LAB_PREFIX=$1 LAB_HOSTS=${2:-3}
+	ck_init "$LAB_PREFIX"
+	LAB_DIR=$CK_TMP/lab LAB_CTL=$LAB_PREFIX-ctl LAB_INVENTORY=$CK_TMP/lab/inventory.cfg
+	ck_on_exit "'$CK_LAB' down --prefix '$LAB_PREFIX' --dir '$LAB_DIR'"
+	local t0
+	t0=$(date +%s%N)
+	if ! "$CK_LAB" up --prefix "$LAB_PREFIX" --dir "$LAB_DIR" --hosts "$LAB_HOSTS" --build "$CK_BUILD_DIR" \
+		>"$CK_TMP/lab-up.log" 2>&1; then
+		cat "$CK_TMP/lab-up.log"
+		ck_die "lab.sh up failed"
+	fi
+	ck_log "lab $LAB_PREFIX up with $LAB_HOSTS hosts in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+}
+
+# Kernel state of every lab namespace, minus the bridge's ever-running timers.
+e2e_kernel_state() {
+	local ns
+	for ns in "$LAB_CTL" $(seq -f "$LAB_PREFIX-h%g" 1 "$LAB_HOSTS"); do
+		echo "### $ns"
+		ck_kernel_state "$ns" | sed -E 's/[a-z_]+_timer +[0-9.]+//g; s/expires [0-9]+sec//g'
+	done
+}
+
+# e2e_curl_ctl URL: fetches URL from the control namespace (where the scheduler runs).
+e2e_curl_ctl() { ip netns exec "$LAB_CTL" curl -sf --max-time "${E2E_CURL_TIMEOUT:-2}" "$1"; }
+
+# e2e_agent HOST_INDEX METHOD PATH [BODY]: the agent API of host hN over its unix socket.
+e2e_agent() {
+	local i=$1 method=$2 path=$3 body=${4:-}
+	if [ -n "$body" ]; then
+		curl -s --max-time 5 --unix-socket "$LAB_DIR/h$i/agent.sock" -X "$method" \
+			-H 'Content-Type: application/json' -d "$body" "http://agent$path"
+	else
+		curl -s --max-time 5 --unix-socket "$LAB_DIR/h$i/agent.sock" -X "$method" "http://agent$path"
+	fi
+}
+
+# Number of active faults on hN, from the agent itself.
+e2e_active_faults() {
+	e2e_agent "$1" GET /v1/faults | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["faults"]))'
+}
+
+# e2e_run NAME EXPERIMENT [chaos run options...]: runs an experiment in the lab; sets RUN_RC,
+# RUN_JOURNAL, RUN_JUNIT, RUN_LOG.
+e2e_run() {
+	local name=$1 exp=$2; shift 2
+	RUN_JOURNAL=$CK_TMP/$name.journal.json RUN_JUNIT=$CK_TMP/$name.junit.xml RUN_LOG=$CK_TMP/$name.log
+	RUN_RC=0
+	"$CK_CHAOS" --netns "$LAB_CTL" run --inventory "$LAB_INVENTORY" "$exp" \
+		--journal "$RUN_JOURNAL" --junit "$RUN_JUNIT" "$@" >"$RUN_LOG" 2>&1 || RUN_RC=$?
+	sed 's/^/  | /' "$RUN_LOG"
+}
+
+# lab.sh down removed every namespace, process and file of the lab. PIDS: the lab's
+# processes, read from its pid files while it was up.
+e2e_check_lab_gone() {
+	local pids=$1 pid left=""
+	ck_expect_eq "no namespace with prefix $LAB_PREFIX is left" "" \
+		"$(ip netns list | awk '{print $1}' | grep -E "^$LAB_PREFIX-" || true)"
+	ck_check "the lab dir is removed" test ! -e "$LAB_DIR"
+	for pid in $pids; do
+		[ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat")" != Z ] && left="$left $pid"
+	done
+	ck_expect_eq "no agent or demo service of the lab runs any more" "" "$left"
+}
+
+# The lab's processes (agents and demo services) from its pid files.
+e2e_lab_pids() { cat "$LAB_DIR"/h*/agent.pid "$LAB_DIR"/h*/demo.pid 2>/dev/null | tr '\n' ' '; }
+
+# Anything in the root namespace that looks like the lab's (its prefix, 10.77.0.0/24, fd77::/64):
+# the lab must leave no trace there.
+e2e_root_lab_traces() {
+	{ ip -o link show; ip -o addr show; ip route show table all; ip -6 route show table all; } 2>/dev/null |
+		grep -E -- "$LAB_PREFIX|10\.77\.0\.|fd77:" || true
+}

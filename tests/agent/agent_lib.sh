@@ -1,0 +1,78 @@
+# Helpers for the chaos-agent integration tests. Source after tests/lib.sh and ck_init.
+
+# ckagt_make_ca DIR NAME: a CA (DIR/NAME.pem, DIR/NAME-key.pem).
+ckagt_make_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=$2" -keyout "$1/$2-key.pem" -out "$1/$2.pem" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+}
+
+# ckagt_make_cert DIR CA NAME IP: a certificate for NAME signed by CA, with IP as SAN.
+ckagt_make_cert() {
+	local dir=$1 ca=$2 name=$3 ip=$4
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
+		-keyout "$dir/$name-key.pem" -out "$dir/$name.csr" 2>/dev/null
+	printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$ip" > "$dir/$name.ext"
+	openssl x509 -req -in "$dir/$name.csr" -CA "$dir/$ca.pem" -CAkey "$dir/$ca-key.pem" -CAcreateserial \
+		-days 2 -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null
+}
+
+# ckagt_config FILE NAME SOCKET STATE [EXTRA...]: writes an agent config.
+ckagt_config() {
+	local file=$1 name=$2 sock=$3 state=$4; shift 4
+	{
+		printf 'name = "%s";\nlabels = { dc = "dc1"; rack = "r1"; };\n' "$name"
+		printf 'listen_unix = "%s";\nstate_dir = "%s";\nmax_fault_duration = "10m";\n' "$sock" "$state"
+		local line
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} > "$file"
+}
+
+# ckagt_start NS CONFIG LOG: starts an agent in NS, waits for "ready"; sets CKAGT_PID.
+ckagt_start() {
+	local ns=$1 cfg=$2 log=$3
+	ip netns exec "$ns" "$CK_AGENT" --config "$cfg" --log-level info >>"$log" 2>&1 &
+	CKAGT_PID=$!
+	ck_on_exit "kill -9 $CKAGT_PID"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if grep -q "ready" "$log" 2>/dev/null; then return 0; fi
+		kill -0 "$CKAGT_PID" 2>/dev/null || { cat "$log" >&2; ck_die "agent in $ns exited before ready"; }
+		sleep 0.05
+	done
+	cat "$log" >&2
+	ck_die "agent in $ns not ready after 5 s"
+}
+
+# ckagt_stop_wait PID: waits up to 10 s for PID to exit; prints its exit code.
+ckagt_wait_exit() {
+	local pid=$1 rc=0
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	wait "$pid" || rc=$?
+	echo "$rc"
+}
+
+# ckagt_req SOCKET METHOD PATH [BODY]: prints "STATUS BODY" (one line, body JSON).
+ckagt_req() {
+	local sock=$1 method=$2 path=$3 body=${4:-}
+	local args=(-s -o "$CK_TMP/resp" -w '%{http_code}' --unix-socket "$sock" -X "$method" "http://agent$path")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	local code
+	code=$(curl "${args[@]}" 2>/dev/null) || code=000
+	printf '%s %s\n' "$code" "$(tr -d '\n' < "$CK_TMP/resp" 2>/dev/null)"
+}
+
+# ckagt_json FIELD: reads JSON on stdin, prints the dotted field (python3).
+ckagt_json() {
+	python3 -c 'import json,sys
+v=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if isinstance(v, list) else v.get(k) if isinstance(v, dict) else None
+print("" if v is None else (json.dumps(v) if isinstance(v,(dict,list,bool)) else v))' "$1"
+}
+
+# ms since epoch
+ckagt_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

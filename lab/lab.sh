@@ -99,11 +99,23 @@ stop_pids() {
 # ---------------------------------------------------------------------------------------------
 # down
 
+# The prefix recorded in the dir's marker file, "" when there is none.
+dir_owner() {
+	sed -n 's/^prefix=\([^ ]*\).*/\1/p' "$dir/$MARKER" 2>/dev/null || true
+}
+
 # Removes every object of the prefix and the lab dir. Safe to run at any point of a failed or
 # interrupted `up`, and when nothing is there.
 lab_down() {
-	local ns pid agent_pids=() other_pids=() namespaces
+	local ns pid agent_pids=() other_pids=() namespaces owner
 	namespaces=$(lab_namespaces)
+
+	# A dir that another lab (another prefix) uses is not ours to stop or delete.
+	owner=$(dir_owner)
+	if [ -n "$owner" ] && [ "$owner" != "$prefix" ]; then
+		warn "$dir belongs to the lab with prefix $owner: leaving it alone"
+		dir=/nonexistent/chaoskit-lab
+	fi
 
 	# Agents first, by SIGTERM, so they revert their faults and clear their journals.
 	if [ -d "$dir" ]; then
@@ -317,8 +329,10 @@ wait_ready() {
 }
 
 print_summary() {
-	local i src
+	local i src chaos_bin
 	src=$(cd "$LAB_SCRIPT_DIR/.." && pwd)
+	chaos_bin=$(readlink -f "$build/scheduler/chaos" 2>/dev/null || true)
+	[ -x "$chaos_bin" ] || chaos_bin=chaos
 	echo
 	echo "chaoskit lab is up: $hosts hosts on bridge $(bridge) in namespace $(ctl_ns) ($SUBNET4.1, $SUBNET6::1)"
 	printf '  %-4s %-14s %-12s %-9s %-5s %s\n' host namespace address ipv6 dc agent
@@ -330,7 +344,7 @@ print_summary() {
 	echo "  inventory:    $dir/inventory.cfg    logs: $dir/hN/agent.log, $dir/hN/demo.log"
 	echo
 	echo "run an experiment:"
-	echo "  chaos --netns $(ctl_ns) run --inventory $dir/inventory.cfg $src/experiments/lab-cut-host.cfg"
+	echo "  $chaos_bin --netns $(ctl_ns) run --inventory $dir/inventory.cfg $src/experiments/lab-cut-host.cfg"
 	echo "tear down:"
 	echo "  $LAB_SCRIPT_DIR/lab.sh down$([ "$prefix" = ckl ] || echo " --prefix $prefix")$([ "$dir" = /run/chaoskit-lab ] || echo " --dir $dir")"
 }
@@ -343,6 +357,11 @@ lab_up() {
 
 	if [ -d "$dir" ] && [ ! -e "$dir/$MARKER" ] && [ -n "$(ls -A "$dir")" ]; then
 		die "$dir exists and is not a lab dir (no $MARKER); choose another --dir"
+	fi
+	local owner
+	owner=$(dir_owner)
+	if [ -n "$owner" ] && [ "$owner" != "$prefix" ]; then
+		die "$dir belongs to the lab with prefix $owner; bring that one down or choose another --dir"
 	fi
 	if [ -n "$(lab_namespaces)" ] || [ -d "$dir" ]; then
 		say "removing what an earlier lab with prefix $prefix left"

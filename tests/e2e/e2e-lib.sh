@@ -96,3 +96,54 @@ e2e_root_lab_traces() {
 	{ ip -o link show; ip -o addr show; ip route show table all; ip -6 route show table all; } 2>/dev/null |
 		grep -E -- "$LAB_PREFIX|10\.77\.0\.|fd77:" || true
 }
+
+# e2e_run_start NAME EXPERIMENT [options...]: like e2e_run but in the background (RUN_PID), so
+# the test can look at the lab while the faults are active. Finish with e2e_run_wait.
+e2e_run_start() {
+	local name=$1 exp=$2; shift 2
+	RUN_JOURNAL=$CK_TMP/$name.journal.json RUN_JUNIT=$CK_TMP/$name.junit.xml RUN_LOG=$CK_TMP/$name.log
+	"$CK_CHAOS" --netns "$LAB_CTL" run --inventory "$LAB_INVENTORY" "$exp" \
+		--journal "$RUN_JOURNAL" --junit "$RUN_JUNIT" "$@" >"$RUN_LOG" 2>&1 &
+	RUN_PID=$!
+	ck_on_exit "kill -INT $RUN_PID"
+}
+e2e_run_wait() {
+	RUN_RC=0
+	wait "$RUN_PID" || RUN_RC=$?
+	sed 's/^/  | /' "$RUN_LOG"
+}
+
+# e2e_faults_are HOST_INDEX N: hN's agent holds exactly N active faults.
+e2e_faults_are() { [ "$(e2e_active_faults "$1" 2>/dev/null)" = "$2" ]; }
+
+# e2e_check_no_faults_left: every agent of the lab reports no active fault.
+e2e_check_no_faults_left() {
+	local i
+	for ((i = 1; i <= LAB_HOSTS; i++)); do
+		ck_expect_eq "h$i's agent holds no fault after the run" 0 "$(e2e_active_faults "$i" || echo unreachable)"
+	done
+}
+
+# e2e_check_kernel_restored BEFORE_FILE: every lab namespace is as it was before the run.
+e2e_check_kernel_restored() {
+	local after=$CK_TMP/kernel-after.txt
+	e2e_kernel_state >"$after"
+	if diff -u "$1" "$after" >"$CK_TMP/kernel.diff"; then
+		ck_expect_eq "kernel state of every lab namespace equals the state before the run" same same
+	else
+		sed 's/^/  # /' "$CK_TMP/kernel.diff" | head -40
+		ck_expect_eq "kernel state of every lab namespace equals the state before the run" same different
+	fi
+}
+
+# e2e_check_junit_matches_journal EXPECTED_FAILURES: the JUnit file is well formed, its counts
+# agree with its own test cases, and it has one case per probe result and fault application.
+e2e_check_junit_matches_journal() {
+	local want_failures=$1 probes applied junit
+	probes=$(python3 "$CK_REPORT" probes "$RUN_JOURNAL" | wc -l)
+	applied=$(python3 "$CK_REPORT" faults "$RUN_JOURNAL" | grep -c '^applied' || true)
+	junit=$(python3 "$CK_REPORT" junit "$RUN_JUNIT" 2>&1 || true)
+	ck_expect_eq "JUnit: one test case per probe result and fault application, $want_failures failure(s)" \
+		"tests=$((probes + applied)) failures=$want_failures cases=$((probes + applied)) failure_elements=$want_failures" \
+		"$junit"
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Reads a chaos run's JSON journal or JUnit file and prints facts the e2e tests compare.
+
+report.py verdict JOURNAL          -> "<verdict> <exit_code>"
+report.py faults JOURNAL           -> one line per fault event: "applied|reverted|apply_failed HOST KIND [ok STATE]"
+report.py probes JOURNAL           -> one line per probe event: "PHASE PROBE ok|failed"
+report.py stat JOURNAL HOST KEY    -> sum of stats.KEY over the faults reverted on HOST
+report.py junit JUNIT              -> "tests=N failures=N cases=N failure_elements=N"
+"""
+import json
+import sys
+import xml.etree.ElementTree as ET
+
+
+def events(path):
+    with open(path) as f:
+        return json.load(f)["events"]
+
+
+def main(argv):
+    cmd, path = argv[1], argv[2]
+    if cmd == "verdict":
+        with open(path) as f:
+            j = json.load(f)
+        print(j.get("verdict"), j.get("exit_code"))
+    elif cmd == "faults":
+        for ev in events(path):
+            t = ev.get("type")
+            if t == "fault_applied":
+                print("applied", ev.get("host"), ev.get("kind"))
+            elif t == "fault_reverted":
+                print("reverted", ev.get("host"), ev.get("kind"),
+                      "ok" if ev.get("ok") else "notok", ev.get("state"))
+            elif t == "fault_apply_failed":
+                print("apply_failed", ev.get("host"), ev.get("kind"))
+    elif cmd == "probes":
+        for ev in events(path):
+            if ev.get("type") == "probe":
+                print(ev.get("phase"), ev.get("probe"), "ok" if ev.get("ok") else "failed")
+    elif cmd == "stat":
+        host, key = argv[3], argv[4]
+        total = 0
+        for ev in events(path):
+            if ev.get("type") == "fault_reverted" and ev.get("host") == host:
+                total += int((ev.get("stats") or {}).get(key, 0))
+        print(total)
+    elif cmd == "junit":
+        root = ET.parse(path).getroot()
+        suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+        tests = sum(int(s.get("tests", 0)) for s in suites)
+        failures = sum(int(s.get("failures", 0)) for s in suites)
+        cases = sum(len(s.findall("testcase")) for s in suites)
+        failure_elements = sum(len(s.findall("testcase/failure")) for s in suites)
+        print(f"tests={tests} failures={failures} cases={cases} failure_elements={failure_elements}")
+    else:
+        sys.exit(f"report.py: unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

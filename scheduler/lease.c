@@ -1,0 +1,144 @@
+#include "scheduler/lease.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/duration.h"
+#include "common/log.h"
+
+void lease_make_id(char *buf, size_t len)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	snprintf(buf, len, "chaos-%016llx", (unsigned long long)r);
+}
+
+static void renew_round(struct lease_keeper *k)
+{
+	pthread_mutex_lock(&k->lock);
+	size_t n = k->n_hosts;
+	struct agent_call *calls = calloc(n + 1, sizeof(*calls));
+	char ttl[32];
+	duration_format(k->ttl_ms, ttl, sizeof(ttl));
+	for (size_t i = 0; calls && i < n; i++) {
+		char path[120], *body = NULL;
+		snprintf(path, sizeof(path), "/v1/leases/%s", k->id);
+		if (asprintf(&body, "{\"ttl\":\"%s\"}", ttl) < 0)
+			body = NULL;
+		agent_call_init(&calls[i], k->hosts[i], k->agents[i], "POST", path, body);
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (!calls)
+		return;
+	agent_batch(k->client, calls, n);
+	for (size_t i = 0; i < n; i++) {
+		if (agent_call_ok(&calls[i]))
+			continue;
+		k->failed_renewals++;
+		log_warn("lease %s: renewal failed: %s", k->id, calls[i].error);
+	}
+	k->renewals++;
+	agent_calls_free(calls, n);
+}
+
+static void *keeper_main(void *arg)
+{
+	struct lease_keeper *k = arg;
+	uint64_t period = k->ttl_ms / 3 ? k->ttl_ms / 3 : 1;
+	pthread_mutex_lock(&k->lock);
+	while (!k->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)(period / 1000);
+		until.tv_nsec += (long)(period % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		int r = 0;
+		while (!k->stop && r != ETIMEDOUT)
+			r = pthread_cond_timedwait(&k->wake, &k->lock, &until);
+		if (k->stop)
+			break;
+		bool any = k->n_hosts > 0;
+		pthread_mutex_unlock(&k->lock);
+		if (any)
+			renew_round(k);
+		pthread_mutex_lock(&k->lock);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+int lease_start(struct lease_keeper *k, const struct agent_client *client, const char *id, uint64_t ttl_ms)
+{
+	memset(k, 0, sizeof(*k));
+	k->client = client;
+	snprintf(k->id, sizeof(k->id), "%s", id);
+	k->ttl_ms = ttl_ms;
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&k->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	/* the renewal thread must not take SIGINT/SIGTERM meant for the main loop */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&k->thread, NULL, keeper_main, k);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		pthread_cond_destroy(&k->wake);
+		pthread_mutex_destroy(&k->lock);
+		return -r;
+	}
+	k->running = true;
+	return 0;
+}
+
+void lease_add_host(struct lease_keeper *k, const char *host, const char *agent)
+{
+	pthread_mutex_lock(&k->lock);
+	bool known = false;
+	for (size_t i = 0; i < k->n_hosts; i++)
+		known |= strcmp(k->hosts[i], host) == 0;
+	if (!known) {
+		const char **h = realloc(k->hosts, (k->n_hosts + 1) * sizeof(*h));
+		if (h)
+			k->hosts = h;
+		const char **a = h ? realloc(k->agents, (k->n_hosts + 1) * sizeof(*a)) : NULL;
+		if (a) {
+			k->agents = a;
+			k->hosts[k->n_hosts] = host;
+			k->agents[k->n_hosts] = agent;
+			k->n_hosts++;
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+void lease_stop(struct lease_keeper *k)
+{
+	if (!k->running)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->stop = true;
+	pthread_cond_signal(&k->wake);
+	pthread_mutex_unlock(&k->lock);
+	pthread_join(k->thread, NULL);
+	k->running = false;
+	pthread_cond_destroy(&k->wake);
+	pthread_mutex_destroy(&k->lock);
+	free(k->hosts);
+	free(k->agents);
+	k->hosts = k->agents = NULL;
+	k->n_hosts = 0;
+}

@@ -1,0 +1,35 @@
+/* Keeps a lease alive on every agent that holds one of our faults: a background
+ * thread renews it every ttl/3. If chaos dies, the renewals stop and each agent
+ * reverts the lease's faults when the ttl runs out. */
+#pragma once
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scheduler/agent_client.h"
+
+struct lease_keeper {
+	const struct agent_client *client;
+	char id[48];
+	uint64_t ttl_ms;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	/* hosts to renew on (borrowed strings) */
+	const char **hosts;
+	const char **agents;
+	size_t n_hosts;
+	unsigned renewals;        /* successful renewal rounds */
+	unsigned failed_renewals; /* per host and round */
+	bool quiet;
+};
+
+/* A fresh random id "chaos-<16 hex>". */
+void lease_make_id(char *buf, size_t len);
+int lease_start(struct lease_keeper *k, const struct agent_client *client, const char *id, uint64_t ttl_ms);
+/* Adds a host (no-op when already there). */
+void lease_add_host(struct lease_keeper *k, const char *host, const char *agent);
+void lease_stop(struct lease_keeper *k);

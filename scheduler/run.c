@@ -1,0 +1,471 @@
+#include "scheduler/run.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/duration.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "scheduler/probe.h"
+
+volatile sig_atomic_t chaos_interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	chaos_interrupted = 1;
+}
+
+void interrupt_handlers_install(void)
+{
+	struct sigaction sa = { .sa_handler = on_interrupt };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+bool wait_or_interrupt(uint64_t ms)
+{
+	uint64_t until = mono_ms() + ms;
+	while (!chaos_interrupted) {
+		uint64_t now = mono_ms();
+		if (now >= until)
+			return true;
+		uint64_t left = until - now;
+		sleep_ms(left < 100 ? left : 100);
+	}
+	return false;
+}
+
+void progress(const struct report *r, bool quiet, const char *fmt, ...)
+{
+	if (quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	printf("[%6.1fs] ", report_elapsed_s(r));
+	vprintf(fmt, ap);
+	putchar('\n');
+	fflush(stdout);
+	va_end(ap);
+}
+
+static const char *answer_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static struct json_object *answer_get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	if (o && json_object_object_get_ex(o, key, &v))
+		return v;
+	return NULL;
+}
+
+static void format_stats(struct json_object *stats, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	if (!stats || !json_object_is_type(stats, json_type_object))
+		return;
+	json_object_object_foreach(stats, key, val) {
+		int w = snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "", key, json_object_get_string(val));
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static char *apply_body(const struct apply_request *req)
+{
+	struct json_object *body = json_object_new_object();
+	if (!body)
+		return NULL;
+	char buf[32];
+	json_object_object_add(body, "kind", json_object_new_string(req->kind));
+	json_object_object_add(body, "duration",
+			       json_object_new_string(duration_format(req->duration_ms, buf, sizeof(buf))));
+	json_object_object_add(body, "params", req->params ? json_object_get(req->params) : json_object_new_object());
+	if (req->lease_id) {
+		struct json_object *lease = json_object_new_object();
+		json_object_object_add(lease, "id", json_object_new_string(req->lease_id));
+		json_object_object_add(lease, "ttl",
+				       json_object_new_string(duration_format(req->lease_ttl_ms, buf, sizeof(buf))));
+		json_object_object_add(body, "lease", lease);
+	}
+	char *text = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(body);
+	return text;
+}
+
+size_t faults_apply(const struct agent_client *cl, const struct inventory *inv, const size_t *hosts,
+		    size_t n_hosts, const struct apply_request *req, struct fault_set *set, struct report *rep,
+		    bool quiet)
+{
+	struct agent_call *calls = calloc(n_hosts + 1, sizeof(*calls));
+	struct applied_fault *grown = realloc(set->items, (set->count + n_hosts + 1) * sizeof(*grown));
+	if (!calls || !grown) {
+		free(calls);
+		if (grown)
+			set->items = grown;
+		struct json_object *ev = report_event(rep, "error");
+		if (ev)
+			json_object_object_add(ev, "message", json_object_new_string("out of memory"));
+		return n_hosts;
+	}
+	set->items = grown;
+	for (size_t i = 0; i < n_hosts; i++) {
+		const struct host *h = &inv->hosts[hosts[i]];
+		agent_call_init(&calls[i], h->name, h->agent, "POST", "/v1/faults", apply_body(req));
+	}
+	uint64_t sent = mono_ms();
+	agent_batch(cl, calls, n_hosts);
+	size_t failures = 0;
+	char until[32];
+	for (size_t i = 0; i < n_hosts; i++) {
+		const struct host *h = &inv->hosts[hosts[i]];
+		struct agent_call *c = &calls[i];
+		const char *id = answer_str(c->answer, "id");
+		if (!agent_call_ok(c) || !id) {
+			failures++;
+			const char *msg = c->error[0] ? c->error : "answer without a fault id";
+			struct json_object *ev = report_event(rep, "fault_apply_failed");
+			if (ev) {
+				json_object_object_add(ev, "host", json_object_new_string(h->name));
+				json_object_object_add(ev, "kind", json_object_new_string(req->kind));
+				json_object_object_add(ev, "step", json_object_new_int(req->step));
+				json_object_object_add(ev, "error", json_object_new_string(msg));
+				json_object_object_add(ev, "reason", json_object_new_string(c->reason));
+			}
+			progress(rep, quiet, "FAILED to apply %s on %s: %s", req->kind, h->name, msg);
+			if (quiet)
+				fprintf(stderr, "chaos: failed to apply %s on %s: %s\n", req->kind, h->name, msg);
+			continue;
+		}
+		struct applied_fault *f = &set->items[set->count++];
+		memset(f, 0, sizeof(*f));
+		f->host = h->name;
+		f->agent = h->agent;
+		snprintf(f->id, sizeof(f->id), "%s", id);
+		snprintf(f->kind, sizeof(f->kind), "%s", req->kind);
+		f->expires_mono_ms = sent + req->duration_ms;
+		f->step = req->step;
+		struct json_object *ev = report_event(rep, "fault_applied");
+		if (ev) {
+			json_object_object_add(ev, "host", json_object_new_string(h->name));
+			json_object_object_add(ev, "id", json_object_new_string(id));
+			json_object_object_add(ev, "kind", json_object_new_string(req->kind));
+			json_object_object_add(ev, "step", json_object_new_int(req->step));
+			json_object_object_add(ev, "duration_ms", json_object_new_int64((int64_t)req->duration_ms));
+			struct json_object *params = answer_get(c->answer, "params");
+			json_object_object_add(ev, "params", params ? json_object_get(params)
+								: req->params ? json_object_get(req->params) : NULL);
+			const char *applied = answer_str(c->answer, "applied_at");
+			const char *expires = answer_str(c->answer, "expires_at");
+			json_object_object_add(ev, "applied_at", applied ? json_object_new_string(applied) : NULL);
+			json_object_object_add(ev, "expires_at", expires ? json_object_new_string(expires) : NULL);
+			if (req->lease_id)
+				json_object_object_add(ev, "lease", json_object_new_string(req->lease_id));
+		}
+		double end_s = (double)(f->expires_mono_ms - rep->start_mono_ms) / 1000.0;
+		progress(rep, quiet, "applied %s on %s (%s), until +%.1fs", req->kind, h->name, id, end_s);
+		(void)until;
+	}
+	agent_calls_free(calls, n_hosts);
+	return failures;
+}
+
+size_t faults_revert_all(const struct agent_client *cl, struct fault_set *set, struct report *rep, bool quiet)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < set->count; i++)
+		n += !set->items[i].ended;
+	if (n == 0)
+		return 0;
+	struct agent_call *gets = calloc(n, sizeof(*gets));
+	struct agent_call *dels = calloc(n, sizeof(*dels));
+	size_t *which = calloc(n, sizeof(*which));
+	if (!gets || !dels || !which) {
+		free(gets);
+		free(dels);
+		free(which);
+		return n;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < set->count; i++) {
+		struct applied_fault *f = &set->items[i];
+		if (f->ended)
+			continue;
+		char path[120];
+		snprintf(path, sizeof(path), "/v1/faults/%s", f->id);
+		agent_call_init(&gets[k], f->host, f->agent, "GET", path, NULL);
+		agent_call_init(&dels[k], f->host, f->agent, "DELETE", path, NULL);
+		which[k++] = i;
+	}
+	/* stats first: once reverted, a fault's counters may be gone with its kernel objects */
+	agent_batch(cl, gets, n);
+	agent_batch(cl, dels, n);
+	size_t unconfirmed = 0;
+	for (size_t j = 0; j < n; j++) {
+		struct applied_fault *f = &set->items[which[j]];
+		struct agent_call *g = &gets[j], *d = &dels[j];
+		bool gone = d->status == 404;
+		bool ok = agent_call_ok(d) || gone;
+		struct json_object *obj = agent_call_ok(d) ? d->answer : agent_call_ok(g) ? g->answer : NULL;
+		struct json_object *stats = answer_get(agent_call_ok(g) ? g->answer : NULL, "stats");
+		if (!stats)
+			stats = answer_get(agent_call_ok(d) ? d->answer : NULL, "stats");
+		const char *state = answer_str(obj, "state");
+		if (!state)
+			state = gone ? "gone" : "unknown";
+		struct json_object *ev = report_event(rep, "fault_reverted");
+		if (ev) {
+			json_object_object_add(ev, "host", json_object_new_string(f->host));
+			json_object_object_add(ev, "id", json_object_new_string(f->id));
+			json_object_object_add(ev, "kind", json_object_new_string(f->kind));
+			json_object_object_add(ev, "step", json_object_new_int(f->step));
+			json_object_object_add(ev, "ok", json_object_new_boolean(ok));
+			json_object_object_add(ev, "state", json_object_new_string(state));
+			json_object_object_add(ev, "stats", stats ? json_object_get(stats) : NULL);
+			const char *rat = answer_str(obj, "reverted_at");
+			const char *rreason = answer_str(obj, "revert_reason");
+			json_object_object_add(ev, "reverted_at", rat ? json_object_new_string(rat) : NULL);
+			if (rreason)
+				json_object_object_add(ev, "revert_reason", json_object_new_string(rreason));
+			if (!ok)
+				json_object_object_add(ev, "error", json_object_new_string(d->error));
+		}
+		char counters[300];
+		format_stats(stats, counters, sizeof(counters));
+		if (ok) {
+			f->ended = true;
+			progress(rep, quiet, "reverted %s on %s (%s, %s)%s%s", f->kind, f->host, f->id, state,
+				 counters[0] ? ": " : "", counters);
+		} else {
+			unconfirmed++;
+			progress(rep, quiet, "FAILED to revert %s on %s (%s): %s", f->kind, f->host, f->id, d->error);
+			fprintf(stderr, "chaos: could not revert %s on %s: %s (the agent reverts it when its "
+				"lease or deadline runs out)\n", f->id, f->host, d->error);
+		}
+	}
+	agent_calls_free(gets, n);
+	agent_calls_free(dels, n);
+	free(which);
+	return unconfirmed;
+}
+
+void fault_set_free(struct fault_set *set)
+{
+	free(set->items);
+	memset(set, 0, sizeof(*set));
+}
+
+/* ------------------------------------------------------------------ experiment runs */
+
+static const char *phase_verb(const char *phase)
+{
+	if (strcmp(phase, "before") == 0)
+		return "steady state before";
+	if (strcmp(phase, "after") == 0)
+		return "steady state after";
+	return "check";
+}
+
+/* Runs the probes named by `idx` (all probes when idx is NULL); true when all are ok. */
+static bool run_probes(const struct experiment *e, const size_t *idx, size_t n, const char *phase, int step,
+		       struct report *rep, bool quiet)
+{
+	bool all_ok = true;
+	for (size_t i = 0; i < n && !chaos_interrupted; i++) {
+		const struct probe *p = &e->probes[idx ? idx[i] : i];
+		struct probe_result res;
+		probe_run(p, &res);
+		all_ok &= res.ok;
+		struct json_object *ev = report_event(rep, "probe");
+		if (ev) {
+			json_object_object_add(ev, "phase", json_object_new_string(phase));
+			json_object_object_add(ev, "probe", json_object_new_string(p->name));
+			if (step)
+				json_object_object_add(ev, "step", json_object_new_int(step));
+			json_object_object_add(ev, "ok", json_object_new_boolean(res.ok));
+			json_object_object_add(ev, "value", json_object_new_string(res.value));
+			json_object_object_add(ev, "reason", json_object_new_string(res.reason));
+			json_object_object_add(ev, "latency_ms", json_object_new_int64((int64_t)res.latency_ms));
+		}
+		progress(rep, quiet, "%s: %s: %s (%s)", phase_verb(phase), p->name, res.ok ? "ok" : "DEVIATED",
+			 res.reason);
+	}
+	return all_ok;
+}
+
+static void run_rollbacks(const struct experiment *e, struct report *rep, bool quiet)
+{
+	for (size_t i = 0; i < e->n_rollbacks; i++) {
+		const struct probe *p = &e->rollbacks[i];
+		struct probe_result res;
+		probe_run(p, &res);
+		struct json_object *ev = report_event(rep, "rollback");
+		if (ev) {
+			json_object_object_add(ev, "name", json_object_new_string(p->name));
+			json_object_object_add(ev, "ok", json_object_new_boolean(res.ok));
+			json_object_object_add(ev, "value", json_object_new_string(res.value));
+			json_object_object_add(ev, "reason", json_object_new_string(res.reason));
+			json_object_object_add(ev, "latency_ms", json_object_new_int64((int64_t)res.latency_ms));
+		}
+		progress(rep, quiet, "rollback %s: %s (%s)", p->name, res.ok ? "ok" : "FAILED", res.reason);
+	}
+}
+
+static void note(struct report *rep, const char *type, const char *msg)
+{
+	struct json_object *ev = report_event(rep, type);
+	if (ev)
+		json_object_object_add(ev, "message", json_object_new_string(msg));
+}
+
+static void add_plan(struct json_object *root, const struct experiment *e, const char *lease_id)
+{
+	struct json_object *targets = json_object_new_object();
+	for (size_t i = 0; i < e->n_targets; i++) {
+		const struct target *t = &e->targets[i];
+		struct json_object *o = json_object_new_object();
+		struct json_object *hosts = json_object_new_array();
+		for (size_t j = 0; j < t->n_chosen; j++)
+			json_object_array_add(hosts, json_object_new_string(e->inv.hosts[t->chosen[j]].name));
+		json_object_object_add(o, "select", json_object_new_string(t->select_text));
+		json_object_object_add(o, "seed", json_object_new_int64((int64_t)t->seed));
+		json_object_object_add(o, "matches", json_object_new_int64((int64_t)t->n_matches));
+		json_object_object_add(o, "hosts", hosts);
+		json_object_object_add(targets, t->name, o);
+	}
+	json_object_object_add(root, "targets", targets);
+	json_object_object_add(root, "lease", json_object_new_string(lease_id));
+	json_object_object_add(root, "planned_duration_ms", json_object_new_int64((int64_t)e->total_ms));
+}
+
+int run_experiment(const struct experiment *e, const struct run_opts *o)
+{
+	struct report rep;
+	if (report_init(&rep, e->title, e->file))
+		return EXIT_ABORTED;
+	struct agent_client cl;
+	agent_client_defaults(&cl, e->inv.has_tls ? &e->inv.tls : NULL);
+	char lease_id[48];
+	lease_make_id(lease_id, sizeof(lease_id));
+	add_plan(rep.root, e, lease_id);
+	bool quiet = o->quiet;
+	struct fault_set set = { 0 };
+	struct lease_keeper keeper = { 0 };
+	bool deviated = false, aborted = false;
+	char buf[64];
+
+	progress(&rep, quiet, "experiment \"%s\" (%s), lease %s", e->title, e->file, lease_id);
+	if (!run_probes(e, NULL, e->n_probes, "before", 0, &rep, quiet)) {
+		aborted = true;
+		note(&rep, "aborted", chaos_interrupted ? "interrupted before the method"
+				      : "the steady state does not hold before the method: nothing was injected");
+		goto finish_no_faults;
+	}
+	if (chaos_interrupted) {
+		aborted = true;
+		note(&rep, "aborted", "interrupted before the method: nothing was injected");
+		goto finish_no_faults;
+	}
+	int r = lease_start(&keeper, &cl, lease_id, e->safety.lease_ttl_ms);
+	if (r) {
+		aborted = true;
+		note(&rep, "error", "cannot start the lease renewal thread");
+		goto finish_no_faults;
+	}
+	keeper.quiet = quiet;
+
+	for (size_t i = 0; i < e->n_steps && !aborted; i++) {
+		const struct step *s = &e->steps[i];
+		if (chaos_interrupted)
+			break;
+		if (s->type == STEP_WAIT) {
+			progress(&rep, quiet, "step %zu: wait %s", i + 1, duration_format(s->wait_ms, buf, sizeof(buf)));
+			wait_or_interrupt(s->wait_ms);
+		} else if (s->type == STEP_CHECK) {
+			if (!run_probes(e, s->probes, s->n_probes, "during", (int)i + 1, &rep, quiet))
+				deviated = true;
+		} else {
+			const struct target *t = &e->targets[s->target];
+			struct apply_request req = {
+				.kind = s->kind, .duration_ms = s->duration_ms, .params = s->params,
+				.lease_id = lease_id, .lease_ttl_ms = e->safety.lease_ttl_ms, .step = (int)i + 1,
+			};
+			/* hosts join the renewal set first: a renewal racing the apply must not miss them */
+			for (size_t j = 0; j < t->n_chosen; j++)
+				lease_add_host(&keeper, e->inv.hosts[t->chosen[j]].name, e->inv.hosts[t->chosen[j]].agent);
+			size_t failed = faults_apply(&cl, &e->inv, t->chosen, t->n_chosen, &req, &set, &rep, quiet);
+			if (failed) {
+				aborted = true;
+				snprintf(buf, sizeof(buf), "%zu of %zu applications failed", failed, t->n_chosen);
+				note(&rep, "aborted", buf);
+			}
+		}
+	}
+	if (chaos_interrupted && !aborted) {
+		aborted = true;
+		note(&rep, "aborted", "interrupted (SIGINT/SIGTERM): reverting everything");
+		progress(&rep, quiet, "interrupted: reverting everything");
+	}
+	if (!aborted) {
+		uint64_t last = 0;
+		for (size_t i = 0; i < set.count; i++)
+			if (set.items[i].expires_mono_ms > last)
+				last = set.items[i].expires_mono_ms;
+		uint64_t now = mono_ms();
+		if (last > now) {
+			progress(&rep, quiet, "waiting %s for the faults' deadlines",
+				 duration_format(last - now, buf, sizeof(buf)));
+			if (!wait_or_interrupt(last - now)) {
+				aborted = true;
+				note(&rep, "aborted", "interrupted (SIGINT/SIGTERM): reverting everything");
+				progress(&rep, quiet, "interrupted: reverting everything");
+			}
+		}
+	}
+	size_t unconfirmed = faults_revert_all(&cl, &set, &rep, quiet);
+	lease_stop(&keeper);
+	if (unconfirmed) {
+		aborted = true;
+		note(&rep, "error", "some faults could not be confirmed reverted");
+	}
+	run_rollbacks(e, &rep, quiet);
+	if (!aborted && !chaos_interrupted) {
+		if (!run_probes(e, NULL, e->n_probes, "after", 0, &rep, quiet))
+			deviated = true;
+	}
+	if (chaos_interrupted)
+		aborted = true;
+	goto finish;
+
+finish_no_faults:
+	run_rollbacks(e, &rep, quiet);
+finish:;
+	int code = aborted ? EXIT_ABORTED : deviated ? EXIT_DEVIATED : EXIT_HELD;
+	const char *verdict = aborted ? "aborted" : deviated ? "deviated" : "held";
+	report_finish(&rep, verdict, code);
+	if (o->journal_path && (r = report_write_journal(&rep, o->journal_path)))
+		fprintf(stderr, "chaos: cannot write the journal %s: %s\n", o->journal_path, strerror(-r));
+	if (o->junit_path && (r = junit_write_file(rep.root, o->junit_path)))
+		fprintf(stderr, "chaos: cannot write the JUnit report %s: %s\n", o->junit_path, strerror(-r));
+	printf("verdict: %s (exit %d): %s\n", verdict, code,
+	       aborted ? "the experiment was aborted; every applied fault was reverted"
+	       : deviated ? "the steady-state hypothesis did not hold"
+			  : "the steady-state hypothesis held");
+	fflush(stdout);
+	fault_set_free(&set);
+	report_free(&rep);
+	return code;
+}

@@ -1,0 +1,65 @@
+/* Running experiments and ad-hoc faults: applying on many hosts at once, keeping
+ * leases, reverting everything on every path, and reporting as it goes. */
+#pragma once
+#include <signal.h>
+#include <stdbool.h>
+
+#include "scheduler/agent_client.h"
+#include "scheduler/experiment.h"
+#include "scheduler/lease.h"
+#include "scheduler/report.h"
+
+enum exit_code { EXIT_HELD = 0, EXIT_DEVIATED = 1, EXIT_ABORTED = 2, EXIT_INVALID = 3 };
+
+extern volatile sig_atomic_t chaos_interrupted;
+/* SIGINT/SIGTERM set chaos_interrupted instead of killing us: we must revert first. */
+void interrupt_handlers_install(void);
+/* Sleeps `ms`, returning false as soon as an interrupt arrives. */
+bool wait_or_interrupt(uint64_t ms);
+
+/* "[  3.2s] message" on stdout unless quiet. */
+__attribute__((format(printf, 3, 4)))
+void progress(const struct report *r, bool quiet, const char *fmt, ...);
+
+struct applied_fault {
+	const char *host;   /* borrowed from the inventory */
+	const char *agent;
+	char id[40];
+	char kind[40];
+	uint64_t expires_mono_ms;
+	int step;           /* 1-based method step, 0 for ad-hoc faults */
+	bool ended;         /* reverted (or found gone) already */
+};
+
+struct fault_set {
+	struct applied_fault *items;
+	size_t count;
+};
+
+struct apply_request {
+	const char *kind;
+	uint64_t duration_ms;
+	struct json_object *params;  /* borrowed; NULL means {} */
+	const char *lease_id;        /* NULL: no lease (deadline only) */
+	uint64_t lease_ttl_ms;
+	int step;
+};
+
+/* Applies one fault on each host of `hosts` (indices into inv) concurrently; adds
+ * what succeeded to `set`, logs events, returns the number of failures. */
+size_t faults_apply(const struct agent_client *cl, const struct inventory *inv, const size_t *hosts,
+		    size_t n_hosts, const struct apply_request *req, struct fault_set *set, struct report *rep,
+		    bool quiet);
+/* Fetches stats, then DELETEs every fault not ended yet. Returns the number of faults
+ * that could not be confirmed reverted (an agent unreachable). */
+size_t faults_revert_all(const struct agent_client *cl, struct fault_set *set, struct report *rep, bool quiet);
+void fault_set_free(struct fault_set *set);
+
+struct run_opts {
+	const char *journal_path;
+	const char *junit_path;
+	bool quiet;
+};
+
+/* Runs the experiment; returns the exit code (enum exit_code). */
+int run_experiment(const struct experiment *e, const struct run_opts *o);

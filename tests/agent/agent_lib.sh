@@ -44,15 +44,27 @@ ckagt_start() {
 	ck_die "agent in $ns not ready after 5 s"
 }
 
-# ckagt_stop_wait PID: waits up to 10 s for PID to exit; prints its exit code.
+# ckagt_wait_exit PID: waits up to 10 s for PID (a child of this shell) to exit and
+# sets CKAGT_RC to its exit code (124 if it did not exit). Not for $(...): wait needs this shell.
 ckagt_wait_exit() {
-	local pid=$1 rc=0
+	local pid=$1 i
+	CKAGT_RC=124
 	for ((i = 0; i < 200; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	wait "$pid" || rc=$?
-	echo "$rc"
+	kill -0 "$pid" 2>/dev/null && return 0
+	CKAGT_RC=0
+	wait "$pid" || CKAGT_RC=$?
+}
+
+# ckagt_same_state NS EXPECTED: compares ck_kernel_state with a snapshot, shows the diff.
+ckagt_same_state() {
+	local now
+	now=$(ck_kernel_state "$1")
+	[ "$now" = "$2" ] && return 0
+	diff <(printf '%s\n' "$2") <(printf '%s\n' "$now") | sed 's/^/#   /' | head -40
+	return 1
 }
 
 # ckagt_req SOCKET METHOD PATH [BODY]: prints "STATUS BODY" (one line, body JSON).
@@ -76,3 +88,20 @@ print("" if v is None else (json.dumps(v) if isinstance(v,(dict,list,bool)) else
 
 # ms since epoch
 ckagt_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# ckagt_link NS_A ADDR_A NS_B ADDR_B: a veth pair eth0<->eth0 created inside the
+# namespaces (tests/lib.sh's ck_link builds its temporary names from the prefix and
+# the pid, which overflow IFNAMSIZ with this prefix, and passes through the root namespace).
+ckagt_link() {
+	local nsa=$1 addra=$2 nsb=$3 addrb=$4 ns
+	# no IPv6 duplicate address detection: its "tentative" flags would change the
+	# kernel state between two snapshots without any fault involved
+	for ns in "$nsa" "$nsb"; do
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+	done
+	ip -n "$nsa" link add eth0 type veth peer name eth0 netns "$nsb"
+	ip -n "$nsa" addr add "$addra" dev eth0
+	ip -n "$nsb" addr add "$addrb" dev eth0
+	ip -n "$nsa" link set eth0 up
+	ip -n "$nsb" link set eth0 up
+}

@@ -208,7 +208,7 @@ int fault_table_recover(struct fault_table *t)
 		else if (s > 0)
 			log_warn("sweep: family %s removed %d leftover object(s) no journal entry named", fam->name, s);
 		else
-			log_debug("sweep: family %s: nothing left over", fam->name);
+			log_info("sweep: family %s: done", fam->name);
 	}
 	return rc.recovered;
 }

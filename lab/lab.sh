@@ -186,11 +186,19 @@ find_binaries() {
 	demo_bin=$(readlink -f "$demo_bin")
 }
 
+# No duplicate address detection in the lab: addresses are unique by construction, and without
+# DAD the link-local addresses are final when up returns, so the kernel state a test records
+# right after up does not change by itself a second later.
+lab_settle_ns() {
+	ip -n "$1" link set lo up
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 >/dev/null
+}
+
 make_network() {
 	local ctl br i ns
 	ctl=$(ctl_ns); br=$(bridge)
 	ip netns add "$ctl"
-	ip -n "$ctl" link set lo up
+	lab_settle_ns "$ctl"
 	ip -n "$ctl" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
 	ip -n "$ctl" addr add "$SUBNET4.1/24" dev "$br"
 	ip -n "$ctl" addr add "$SUBNET6::1/64" dev "$br" nodad
@@ -198,7 +206,7 @@ make_network() {
 	for ((i = 1; i <= hosts; i++)); do
 		ns=$(host_ns "$i")
 		ip netns add "$ns"
-		ip -n "$ns" link set lo up
+		lab_settle_ns "$ns"
 		# Created inside ctl with its peer born in the host namespace: nothing passes through root.
 		ip -n "$ctl" link add "veth-h$i" type veth peer name eth0 netns "$ns"
 		ip -n "$ctl" link set "veth-h$i" master "$br" up

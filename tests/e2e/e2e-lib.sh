@@ -35,12 +35,27 @@ e2e_lab_up() {
 	ck_log "lab $LAB_PREFIX up with $LAB_HOSTS hosts in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 }
 
+# BPF links held by the processes of namespace NS (tcx links exist only as long as a process
+# holds them, and bpftool 7.1 does not show them per interface): "comm link_type ifindex attach".
+e2e_bpf_links() {
+	local pid fd
+	for pid in $(ip netns pids "$1" 2>/dev/null); do
+		for fd in /proc/"$pid"/fd/*; do
+			[ "$(readlink "$fd" 2>/dev/null)" = "anon_inode:bpf_link" ] || continue
+			awk -v comm="$(cat "/proc/$pid/comm")" '/^link_type:/ {t=$2} /^ifindex:/ {i=$2}
+				/^attach_type:/ {a=$3} END {print "bpf link:", comm, t, "ifindex", i, a}' \
+				"/proc/$pid/fdinfo/${fd##*/}" 2>/dev/null
+		done
+	done | sort
+}
+
 # Kernel state of every lab namespace, minus the bridge's ever-running timers.
 e2e_kernel_state() {
 	local ns
 	for ns in "$LAB_CTL" $(seq -f "$LAB_PREFIX-h%g" 1 "$LAB_HOSTS"); do
 		echo "### $ns"
 		ck_kernel_state "$ns" | sed -E 's/[a-z_]+_timer +[0-9.]+//g; s/expires [0-9]+sec//g'
+		e2e_bpf_links "$ns"
 	done
 }
 
@@ -131,7 +146,7 @@ e2e_check_kernel_restored() {
 	if diff -u "$1" "$after" >"$CK_TMP/kernel.diff"; then
 		ck_expect_eq "kernel state of every lab namespace equals the state before the run" same same
 	else
-		sed 's/^/  # /' "$CK_TMP/kernel.diff" | head -40
+		head -n 60 "$CK_TMP/kernel.diff" | sed 's/^/  # /'
 		ck_expect_eq "kernel state of every lab namespace equals the state before the run" same different
 	fi
 }

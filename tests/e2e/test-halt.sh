@@ -22,6 +22,12 @@ for i in 1 2 3; do
 	ck_check "h$i's agent accepted the fault (id ${ids[$i]:-none})" test -n "${ids[$i]:-}"
 	ck_expect_eq "h$i holds one fault" 1 "$(e2e_active_faults "$i")"
 done
+# The before/after comparison used by every e2e test must be able to see an active fault.
+e2e_kernel_state >"$CK_TMP/kernel-during.txt"
+ck_check "the recorded kernel state shows the active faults" \
+	bash -c "! diff -q '$CK_TMP/kernel-before.txt' '$CK_TMP/kernel-during.txt' >/dev/null"
+ck_check "the recorded kernel state lists the agents' tcx or tc attachments on h1's eth0" \
+	bash -c "sed -n '/^### $LAB_PREFIX-h1\$/,/^### /p' '$CK_TMP/kernel-during.txt' | grep -q -E 'bpf link: chaos-agent tcx ifindex|filter .*(bpf|direct-action)'"
 ck_check "h1 is cut off" bash -c "! ip netns exec $LAB_CTL curl -sf --max-time 1 http://10.77.0.11:8080/health"
 ck_check "h3's port 8080 is blackholed" bash -c "! ip netns exec $LAB_CTL curl -sf --max-time 1 http://10.77.0.13:8080/health"
 

@@ -27,7 +27,7 @@ static struct json_object *scalar(const char *text, bool typed)
 			return json_object_new_int64(i);
 		double d = strtod(text, &end);
 		if (*text && !*end)
-			return json_object_new_double(d);
+			return json_object_new_double_s(d, text); /* keeps "0.3" as written */
 	}
 	return json_object_new_string(text);
 }

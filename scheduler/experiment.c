@@ -243,22 +243,25 @@ static char *resolve_path(const struct ctx *c, const config_setting_t *where, co
 
 /* ------------------------------------------------------------------ inventory */
 
+static void host_free(struct host *h)
+{
+	free(h->name);
+	free(h->agent);
+	for (size_t j = 0; j < h->n_labels; j++) {
+		free(h->label_keys[j]);
+		free(h->label_values[j]);
+	}
+	free(h->label_keys);
+	free(h->label_values);
+}
+
 void inventory_free(struct inventory *inv)
 {
 	free(inv->tls.ca);
 	free(inv->tls.cert);
 	free(inv->tls.key);
-	for (size_t i = 0; i < inv->n_hosts; i++) {
-		struct host *h = &inv->hosts[i];
-		free(h->name);
-		free(h->agent);
-		for (size_t j = 0; j < h->n_labels; j++) {
-			free(h->label_keys[j]);
-			free(h->label_values[j]);
-		}
-		free(h->label_keys);
-		free(h->label_values);
-	}
+	for (size_t i = 0; i < inv->n_hosts; i++)
+		host_free(&inv->hosts[i]);
 	free(inv->hosts);
 	memset(inv, 0, sizeof(*inv));
 }
@@ -403,14 +406,12 @@ static void load_host(struct ctx *c, const config_setting_t *hs, struct inventor
 	if (ok && !has_name_label && add_label(&h, "name", h.name))
 		ok = false;
 	if (!ok) {
-		struct inventory tmp = { .hosts = &h, .n_hosts = 1 };
-		inventory_free(&tmp); /* frees h's members; tmp.hosts is on the stack */
+		host_free(&h);
 		return;
 	}
 	struct host *grown = realloc(inv->hosts, (inv->n_hosts + 1) * sizeof(*grown));
 	if (!grown) {
-		struct inventory tmp = { .hosts = &h, .n_hosts = 1 };
-		inventory_free(&tmp);
+		host_free(&h);
 		return;
 	}
 	inv->hosts = grown;
@@ -729,7 +730,7 @@ static void compile_regex(struct ctx *c, const config_setting_t *g, const char *
 {
 	if (get_string(c, g, key, false, &p->regex_text))
 		return;
-	int r = regcomp(&p->regex, p->regex_text, REG_EXTENDED | REG_NOSUB);
+	int r = regcomp(&p->regex, p->regex_text, PROBE_REGEX_FLAGS);
 	if (r) {
 		char msg[200];
 		regerror(r, &p->regex, msg, sizeof(msg));

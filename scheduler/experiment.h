@@ -13,6 +13,8 @@
 #define DEFAULT_LEASE_TTL_MS 15000
 #define DEFAULT_PROBE_TIMEOUT_MS 5000
 #define DEFAULT_COMMAND_TIMEOUT_MS 30000
+/* ^ and $ also match at line breaks: "^ok$" accepts the body "ok\n" */
+#define PROBE_REGEX_FLAGS (REG_EXTENDED | REG_NOSUB | REG_NEWLINE)
 
 struct tls_files {
 	char *ca, *cert, *key; /* absolute or relative to the cwd, resolved at load */

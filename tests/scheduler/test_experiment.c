@@ -1,0 +1,317 @@
+/* The experiment parser and validator: every bad file under bad/ must fail with the
+ * file:line and message its "# expect:" header names; the good files load as written. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "scheduler/experiment.h"
+
+static char *source_path(const char *rel)
+{
+	const char *src = getenv("CK_SOURCE_DIR");
+	char *out = NULL;
+	if (asprintf(&out, "%s/%s", src ? src : ".", rel) < 0)
+		return NULL;
+	return out;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* "# expect: [FILE:]LINE: SUBSTRING" */
+struct expectation {
+	char file[128];
+	int line;
+	char text[256];
+};
+
+static int read_expectations(const char *path, struct expectation *out, int max)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char buf[512];
+	int n = 0;
+	while (n < max && fgets(buf, sizeof(buf), f) && strncmp(buf, "# expect: ", 10) == 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		char *p = buf + 10;
+		struct expectation *e = &out[n];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->file, sizeof(e->file), "%s", base_name(path));
+		char *colon = strchr(p, ':');
+		assert_non_null(colon);
+		*colon = '\0';
+		char *second = NULL;
+		long line = strtol(p, &second, 10);
+		if (*second != '\0') {
+			/* FILE:LINE: text */
+			snprintf(e->file, sizeof(e->file), "%.100s", p);
+			p = colon + 1;
+			colon = strchr(p, ':');
+			assert_non_null(colon);
+			*colon = '\0';
+			line = strtol(p, NULL, 10);
+		}
+		e->line = (int)line;
+		snprintf(e->text, sizeof(e->text), "%.200s", colon + 2);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void every_bad_file_fails_where_expected(void **state)
+{
+	(void)state;
+	char *dir = source_path("tests/scheduler/bad");
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *de;
+	int files = 0, failures = 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len < 5 || strcmp(de->d_name + len - 4, ".cfg") != 0)
+			continue;
+		char *path = NULL;
+		assert_true(asprintf(&path, "%s/%s", dir, de->d_name) > 0);
+		struct expectation exp[8];
+		int n = read_expectations(path, exp, 8);
+		if (n == 0) {
+			print_error("%s: no '# expect:' header\n", path);
+			failures++;
+		}
+		struct diags diags = { 0 };
+		struct experiment e;
+		int r = experiment_load(path, NULL, &e, &diags);
+		if (r != -EINVAL) {
+			print_error("%s: loaded (r=%d), expected -EINVAL\n", de->d_name, r);
+			failures++;
+			if (r == 0)
+				experiment_free(&e);
+		}
+		for (int i = 0; i < n; i++) {
+			bool found = false;
+			for (size_t k = 0; k < diags.count; k++) {
+				const struct diag *dg = &diags.items[k];
+				if (dg->file && strcmp(base_name(dg->file), exp[i].file) == 0 && dg->line == exp[i].line &&
+				    strstr(dg->msg, exp[i].text))
+					found = true;
+			}
+			if (!found) {
+				print_error("%s: no problem \"%s:%d: ...%s...\"; got:\n", de->d_name, exp[i].file, exp[i].line,
+					    exp[i].text);
+				for (size_t k = 0; k < diags.count; k++)
+					print_error("    %s:%d: %s\n", diags.items[k].file, diags.items[k].line,
+						    diags.items[k].msg);
+				failures++;
+			}
+		}
+		diags_free(&diags);
+		free(path);
+		files++;
+	}
+	closedir(d);
+	free(dir);
+	assert_true(files >= 25);
+	assert_int_equal(failures, 0);
+}
+
+static void all_problems_are_reported_not_only_the_first(void **state)
+{
+	(void)state;
+	char *path = source_path("tests/scheduler/bad/many-problems.cfg");
+	struct diags d = { 0 };
+	struct experiment e;
+	assert_int_equal(experiment_load(path, NULL, &e, &d), -EINVAL);
+	assert_true(d.count >= 4);
+	diags_free(&d);
+	free(path);
+}
+
+static const struct host *chosen(const struct experiment *e, const struct target *t, size_t i)
+{
+	return &e->inv.hosts[t->chosen[i]];
+}
+
+static const struct target *target_named(const struct experiment *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_targets; i++)
+		if (strcmp(e->targets[i].name, name) == 0)
+			return &e->targets[i];
+	fail_msg("no target %s", name);
+	return NULL;
+}
+
+static void full_file_loads_with_every_value(void **state)
+{
+	(void)state;
+	char *path = source_path("tests/scheduler/good/full.cfg");
+	struct diags d = { 0 };
+	struct experiment e;
+	int r = experiment_load(path, NULL, &e, &d);
+	diags_print(stderr, &d);
+	assert_int_equal(r, 0);
+	assert_int_equal(d.count, 0);
+	assert_string_equal(e.title, "Everything at once");
+	assert_int_equal(e.n_tags, 2);
+	assert_string_equal(e.tags[1], "example");
+	assert_false(e.inventory_missing);
+	assert_int_equal(e.inv.n_hosts, 5);
+	/* the included inventory's relative location was resolved from the including file */
+	assert_non_null(strstr(e.inventory_source, "good/inventory.cfg"));
+
+	const struct target *one = target_named(&e, "one_web");
+	assert_int_equal(one->n_matches, 2); /* h1, h3: web and not dc2 */
+	assert_int_equal(one->n_chosen, 1);
+	assert_int_equal(one->seed, 42);
+	const struct target *half = target_named(&e, "half_db");
+	assert_int_equal(half->mode, TARGET_PERCENT);
+	assert_int_equal(half->n_chosen, 1); /* ceil(50% of 2) */
+	assert_false(half->seed_given);
+	const struct target *all = target_named(&e, "all_web");
+	assert_int_equal(all->n_chosen, 3);
+	assert_string_equal(chosen(&e, all, 0)->name, "h1");
+	assert_string_equal(chosen(&e, all, 2)->name, "h3");
+	assert_int_equal(target_named(&e, "everyone")->n_chosen, 5);
+
+	assert_int_equal(e.n_probes, 3);
+	assert_int_equal(e.probes[0].type, PROBE_HTTP);
+	assert_int_equal(e.probes[0].n_statuses, 2);
+	assert_int_equal(e.probes[0].statuses[1], 204);
+	assert_int_equal(e.probes[0].max_latency_ms, 500);
+	assert_int_equal(e.probes[0].timeout_ms, 2000);
+	assert_true(e.probes[0].has_regex);
+	assert_int_equal(e.probes[1].type, PROBE_TCP);
+	assert_string_equal(e.probes[1].address, "[::1]:1");
+	assert_int_equal(e.probes[2].type, PROBE_COMMAND);
+	assert_int_equal(e.probes[2].timeout_ms, 5000);
+
+	assert_int_equal(e.n_steps, 6);
+	assert_int_equal(e.steps[0].type, STEP_FAULT);
+	assert_string_equal(e.steps[0].kind, "blackhole");
+	assert_int_equal(e.steps[0].duration_ms, 10000);
+	assert_non_null(e.steps[0].params_full);
+	assert_int_equal(e.steps[0].line, 25);
+	assert_int_equal(e.steps[1].wait_ms, 2000);
+	assert_int_equal(e.steps[2].type, STEP_CHECK);
+	assert_int_equal(e.steps[2].n_probes, 2);
+	assert_int_equal(e.steps[2].probes[1], 2);
+	assert_int_equal(e.steps[3].offset_ms, 2000);
+	assert_int_equal(e.steps[5].n_probes, 1); /* check = "port open" (a single name) */
+	/* waits end at 5s, the first fault at 10s: the method lasts 10s */
+	assert_int_equal(e.total_ms, 10000);
+
+	assert_int_equal(e.n_rollbacks, 1);
+	assert_string_equal(e.rollbacks[0].name, "say so");
+	assert_int_equal(e.safety.max_hosts, 3);
+	assert_int_equal(e.safety.max_duration_ms, 300000);
+	assert_int_equal(e.safety.lease_ttl_ms, 9000);
+	experiment_free(&e);
+	diags_free(&d);
+	free(path);
+}
+
+static void minimal_file_gets_defaults(void **state)
+{
+	(void)state;
+	char *path = source_path("tests/scheduler/good/minimal.cfg");
+	struct diags d = { 0 };
+	struct experiment e;
+	assert_int_equal(experiment_load(path, NULL, &e, &d), 0);
+	assert_int_equal(e.safety.lease_ttl_ms, DEFAULT_LEASE_TTL_MS);
+	assert_int_equal(e.safety.max_hosts, 0);
+	assert_int_equal(e.n_probes, 0);
+	assert_int_equal(e.total_ms, 10);
+	experiment_free(&e);
+	free(path);
+}
+
+static void inventory_option_replaces_and_resolves(void **state)
+{
+	(void)state;
+	/* the lab experiments name no inventory: validated alone, their targets stay unresolved */
+	char *exp = source_path("experiments/lab-cut-host.cfg");
+	char *inv = source_path("tests/scheduler/good/inventory.cfg");
+	struct diags d = { 0 };
+	struct experiment e;
+	assert_int_equal(experiment_load(exp, NULL, &e, &d), 0);
+	assert_true(e.inventory_missing);
+	experiment_free(&e);
+	assert_int_equal(experiment_load(exp, inv, &e, &d), 0);
+	assert_false(e.inventory_missing);
+	assert_int_equal(e.targets[0].n_chosen, 1);
+	assert_string_equal(e.inv.hosts[e.targets[0].chosen[0]].name, "h1");
+	experiment_free(&e);
+	diags_free(&d);
+	free(exp);
+	free(inv);
+}
+
+static void inventory_file_alone(void **state)
+{
+	(void)state;
+	char *inv = source_path("tests/scheduler/good/inventory.cfg");
+	struct diags d = { 0 };
+	struct inventory i;
+	assert_int_equal(inventory_load(inv, &i, &d), 0);
+	assert_int_equal(i.n_hosts, 5);
+	assert_false(i.has_tls);
+	/* "name" is an implicit label */
+	struct label_set ls = host_labels(&i.hosts[3]);
+	bool has_name = false;
+	for (size_t k = 0; k < ls.count; k++)
+		has_name |= strcmp(ls.keys[k], "name") == 0 && strcmp(ls.values[k], "h4") == 0;
+	assert_true(has_name);
+	inventory_free(&i);
+	free(inv);
+
+	char *exp = source_path("tests/scheduler/good/minimal.cfg");
+	assert_int_equal(inventory_load(exp, &i, &d), -EINVAL);
+	assert_non_null(strstr(d.items[d.count - 1].msg, "no 'inventory"));
+	diags_free(&d);
+	free(exp);
+}
+
+static void param_keys_map_to_settings(void **state)
+{
+	(void)state;
+	config_t cfg;
+	config_init(&cfg);
+	assert_int_equal(config_read_string(&cfg, "params = {\n direction = \"x\";\n match = {\n dst = [\"a\",\n \"b\"]; };\n};\n"),
+			 CONFIG_TRUE);
+	const config_setting_t *p = config_lookup(&cfg, "params");
+	assert_int_equal(config_setting_source_line(params_setting_for_key(p, "direction")), 2);
+	const config_setting_t *dst1 = params_setting_for_key(p, "match.dst[1]");
+	assert_string_equal(config_setting_get_string(dst1), "b");
+	assert_ptr_equal(params_setting_for_key(p, "match.dst[7]"), config_lookup(&cfg, "params.match.dst"));
+	assert_ptr_equal(params_setting_for_key(p, "nope.x"), p);
+	assert_ptr_equal(params_setting_for_key(p, ""), p);
+	struct json_object *j = setting_to_json(p);
+	assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
+			    "{\"direction\":\"x\",\"match\":{\"dst\":[\"a\",\"b\"]}}");
+	json_object_put(j);
+	config_destroy(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_bad_file_fails_where_expected),
+		cmocka_unit_test(all_problems_are_reported_not_only_the_first),
+		cmocka_unit_test(full_file_loads_with_every_value),
+		cmocka_unit_test(minimal_file_gets_defaults),
+		cmocka_unit_test(inventory_option_replaces_and_resolves),
+		cmocka_unit_test(inventory_file_alone),
+		cmocka_unit_test(param_keys_map_to_settings),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -137,9 +137,11 @@ static void detach_all(struct packet_handle *h)
 		}
 	}
 	if (h->backend == PACKET_BACKEND_CLSACT) {
+		/* Also when this fault did not create the qdisc: the fault that did may
+		 * have left before us and handed the removal on. */
 		for (int i = 0; i < h->n; i++)
-			if (h->att[i].created_clsact)
-				packet_clsact_release(h->att[i].ifindex, true);
+			if (i == 0 || h->att[i].ifindex != h->att[i - 1].ifindex)
+				packet_clsact_release(h->att[i].ifindex, h->att[i].created_clsact);
 		packet_tc_handle_free(h->tc_handle);
 	}
 	h->n = 0;

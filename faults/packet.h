@@ -66,8 +66,10 @@ enum packet_backend {
 const char *packet_backend_name(enum packet_backend b);
 
 /* cls_bpf filters of this family are recognisable by priority and handle:
- * priority PACKET_TC_PRIORITY, handle in [PACKET_TC_HANDLE_BASE, +PACKET_TC_HANDLE_SLOTS). */
-#define PACKET_TC_PRIORITY 0xc4a0
+ * priority PACKET_TC_PRIORITY, handle in [PACKET_TC_HANDLE_BASE, +PACKET_TC_HANDLE_SLOTS).
+ * Priority 1 so that the fault sees packets before filters the host already has
+ * (a terminating filter in front of ours would silently disable the fault). */
+#define PACKET_TC_PRIORITY 1
 #define PACKET_TC_HANDLE_BASE 0xc4a00000u
 #define PACKET_TC_HANDLE_SLOTS 1024u
 

@@ -11,6 +11,7 @@
 #include <linux/pkt_sched.h>
 #include <netlink/netlink.h>
 #include <netlink/route/classifier.h>
+#include <netlink/route/qdisc.h>
 #include <netlink/route/tc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -230,24 +231,6 @@ void packet_tc_handle_free(uint32_t handle)
 	pthread_mutex_unlock(&clsact_lock);
 }
 
-int packet_clsact_ensure(int ifindex, bool *created)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	pthread_mutex_lock(&clsact_lock);
-	int r = bpf_tc_hook_create(&hook);
-	if (r == 0)
-		owned_clsact_add_locked(ifindex);
-	pthread_mutex_unlock(&clsact_lock);
-	if (r == -EEXIST) {
-		*created = false;
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	*created = true;
-	return 0;
-}
-
 int packet_clsact_attach(int prog_fd, int ifindex, bool egress, uint32_t handle)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
@@ -257,17 +240,6 @@ int packet_clsact_attach(int prog_fd, int ifindex, bool egress, uint32_t handle)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-int packet_clsact_detach(int ifindex, bool egress, uint32_t handle)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = PACKET_TC_PRIORITY);
-	int r = bpf_tc_detach(&hook, &opts);
-	/* Already gone (interface or qdisc deleted, or removed by an earlier run). */
-	if (r == -ENOENT || r == -ENODEV || r == -EINVAL)
-		return 0;
-	return r;
-}
 
 struct filter_walk {
 	int ifindex;
@@ -318,6 +290,75 @@ static struct nl_sock *route_socket(void)
 		return NULL;
 	}
 	return sk;
+}
+
+static bool has_clsact(struct nl_sock *sk, int ifindex)
+{
+	struct nl_cache *cache = NULL;
+	if (rtnl_qdisc_alloc_cache(sk, &cache) < 0)
+		return false;
+	bool found = false;
+	for (struct nl_object *o = nl_cache_get_first(cache); o && !found; o = nl_cache_get_next(o)) {
+		struct rtnl_tc *tc = TC_CAST(o);
+		const char *kind = rtnl_tc_get_kind(tc);
+		found = rtnl_tc_get_ifindex(tc) == ifindex && kind && strcmp(kind, "clsact") == 0;
+	}
+	nl_cache_free(cache);
+	return found;
+}
+
+int packet_clsact_ensure(int ifindex, bool *created)
+{
+	struct nl_sock *sk = route_socket();
+	if (!sk)
+		return -EIO;
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	pthread_mutex_lock(&clsact_lock);
+	/* Looked up first so that libbpf does not log the kernel's EEXIST complaint. */
+	int r = has_clsact(sk, ifindex) ? -EEXIST : bpf_tc_hook_create(&hook);
+	if (r == 0)
+		owned_clsact_add_locked(ifindex);
+	pthread_mutex_unlock(&clsact_lock);
+	nl_socket_free(sk);
+	if (r == -EEXIST) {
+		*created = false;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	*created = true;
+	return 0;
+}
+
+static int detach_with(struct nl_sock *sk, int ifindex, bool egress, uint32_t handle)
+{
+	/* Looked up first: the filter may be gone already (interface or qdisc deleted,
+	 * an earlier recover), which is success and not worth a libbpf error line. */
+	struct filter_walk w = { .ifindex = ifindex, .egress = egress };
+	if (walk_filters(sk, &w) < 0)
+		return 0;
+	bool present = false;
+	for (int i = 0; i < w.n_handles; i++)
+		present |= w.handles[i] == handle;
+	if (!present)
+		return 0;
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = PACKET_TC_PRIORITY);
+	int r = bpf_tc_detach(&hook, &opts);
+	if (r == -ENOENT || r == -ENODEV)
+		return 0;
+	return r;
+}
+
+int packet_clsact_detach(int ifindex, bool egress, uint32_t handle)
+{
+	struct nl_sock *sk = route_socket();
+	if (!sk)
+		return -EIO;
+	int r = detach_with(sk, ifindex, egress, handle);
+	nl_socket_free(sk);
+	return r;
 }
 
 /* Destroys clsact on ifindex if this process created it and no filter is left. */
@@ -379,7 +420,7 @@ int packet_tc_sweep(void)
 			for (int h = 0; h < w.n_handles; h++) {
 				if (handle_slots[w.handles[h] - PACKET_TC_HANDLE_BASE])
 					continue; /* a live fault of this process */
-				int r = packet_clsact_detach(w.ifindex, w.egress, w.handles[h]);
+				int r = detach_with(sk, w.ifindex, w.egress, w.handles[h]);
 				if (r < 0 && !first_err)
 					first_err = r;
 				if (r == 0) {

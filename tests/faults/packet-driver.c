@@ -3,18 +3,21 @@
  *
  *   packet-driver --netns NS [--kind packet-loss|blackhole] [--params JSON]
  *                 [--backend auto|tcx|clsact] [--control-port N]... [--timeout SEC]
- *                 [--record FILE]
+ *                 [--record FILE] [--copies N]
  *       applies, writes the journal record to FILE, prints "applied", waits for
  *       SIGTERM/SIGINT or the timeout, prints "stats {...}", reverts.
  *   packet-driver --netns NS --recover FILE   recover(record) then sweep
  *   packet-driver --netns NS --sweep
  *   packet-driver --netns NS --probe [--backend B]   prints the chosen backend or why none
+ *   packet-driver --netns NS --tcx-state      tcx programs attached per interface
  */
 #include "common/log.h"
 #include "faults/packet.h"
 #include "faults/registry.h"
 
+#include <bpf/bpf.h>
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
@@ -41,6 +44,27 @@ static int enter_netns(const char *name)
 	return 0;
 }
 
+/* tcx attachments per interface: neither tc nor this bpftool shows them. */
+static int print_tcx_state(void)
+{
+	struct if_nameindex *ifs = if_nameindex();
+	if (!ifs)
+		return 1;
+	for (struct if_nameindex *i = ifs; i->if_index; i++) {
+		printf("%s", i->if_name);
+		for (int egress = 0; egress < 2; egress++) {
+			__u32 ids[16], count = 16, flags = 0;
+			enum bpf_attach_type type = egress ? PACKET_BPF_TCX_EGRESS : PACKET_BPF_TCX_INGRESS;
+			if (bpf_prog_query((int)i->if_index, type, 0, &flags, ids, &count) < 0)
+				count = 0;
+			printf(" tcx-%s %u", egress ? "egress" : "ingress", count);
+		}
+		printf("\n");
+	}
+	if_freenameindex(ifs);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: packet-driver --netns NS [--kind K] [--params JSON] [--backend B] "
@@ -51,8 +75,9 @@ int main(int argc, char **argv)
 {
 	const char *netns = NULL, *kind_name = "packet-loss", *params_text = "{}", *backend = "auto";
 	const char *record_path = NULL, *recover_path = NULL;
-	bool do_sweep = false, do_probe = false;
+	bool do_sweep = false, do_probe = false, do_tcx_state = false;
 	double timeout_s = 30;
+	int copies = 1; /* the same fault applied several times, as independent faults */
 	struct fault_env env = { .fault_id = "f-0000000001", .state_dir = "/tmp", .packet_backend = "auto" };
 
 	static const struct option opts[] = {
@@ -67,6 +92,8 @@ int main(int argc, char **argv)
 		{ "sweep", no_argument, NULL, 'S' },
 		{ "probe", no_argument, NULL, 'P' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "copies", required_argument, NULL, 'C' },
+		{ "tcx-state", no_argument, NULL, 'T' },
 		{ 0 },
 	};
 	int c;
@@ -86,6 +113,8 @@ int main(int argc, char **argv)
 		case 'S': do_sweep = true; break;
 		case 'P': do_probe = true; break;
 		case 'd': log_set_level(LOG_LVL_DEBUG); break;
+		case 'C': copies = atoi(optarg); break;
+		case 'T': do_tcx_state = true; break;
 		default: usage(); return 2;
 		}
 	}
@@ -98,6 +127,9 @@ int main(int argc, char **argv)
 	}
 	if (enter_netns(netns) < 0)
 		return 1;
+
+	if (do_tcx_state)
+		return print_tcx_state();
 
 	const struct fault_kind *kind = fault_kind_find(kind_name);
 	if (!kind) {
@@ -148,18 +180,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "parse: %s: %s\n", err.key, err.msg);
 		return 3;
 	}
-	struct json_object *record = json_object_new_object();
-	void *handle = NULL;
-	r = kind->apply(spec, &env, &handle, record, &err);
-	if (r < 0) {
-		fprintf(stderr, "apply: [%s] %s (%s)\n", err.key, err.msg, strerror(-r));
-		kind->spec_free(spec);
-		json_object_put(record);
-		return 4;
+	if (copies < 1 || copies > 8)
+		copies = 1;
+	void *handles[8] = { 0 };
+	struct json_object *records = json_object_new_array();
+	for (int i = 0; i < copies; i++) {
+		struct json_object *record = json_object_new_object();
+		r = kind->apply(spec, &env, &handles[i], record, &err);
+		if (r < 0) {
+			fprintf(stderr, "apply: [%s] %s (%s)\n", err.key, err.msg, strerror(-r));
+			json_object_put(record);
+			while (i-- > 0)
+				kind->revert(handles[i]);
+			kind->spec_free(spec);
+			json_object_put(records);
+			return 4;
+		}
+		json_object_array_add(records, record);
 	}
-	if (record_path && json_object_to_file_ext(record_path, record, JSON_C_TO_STRING_PLAIN) < 0)
+	/* The first fault's record, as the agent would journal it. */
+	if (record_path &&
+	    json_object_to_file_ext(record_path, json_object_array_get_idx(records, 0), JSON_C_TO_STRING_PLAIN) < 0)
 		fprintf(stderr, "cannot write %s\n", record_path);
-	json_object_put(record);
+	json_object_put(records);
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
@@ -170,10 +213,15 @@ int main(int argc, char **argv)
 		usleep(50000);
 
 	struct json_object *stats = json_object_new_object();
-	if (kind->stats(handle, stats) == 0)
+	if (kind->stats(handles[0], stats) == 0)
 		printf("stats %s\n", json_object_to_json_string_ext(stats, JSON_C_TO_STRING_PLAIN));
 	json_object_put(stats);
-	r = kind->revert(handle);
+	r = 0;
+	for (int i = 0; i < copies; i++) {
+		int rr = kind->revert(handles[i]);
+		if (rr < 0)
+			r = rr;
+	}
 	kind->spec_free(spec);
 	printf("reverted\n");
 	fflush(stdout);

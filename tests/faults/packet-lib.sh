@@ -15,7 +15,10 @@ pk_setup() {
 	ck_netns "$PK_A"
 	ck_netns "$PK_B"
 	ck_link "$PK_A" v0 10.99.0.1/24 "$PK_B" v0 10.99.0.2/24 fd99::1/64 fd99::2/64
+	# Link-local addresses leave "tentative" after DAD; state snapshots must not race it.
+	ck_wait_for 10 pk_no_tentative || ck_die "IPv6 addresses stay tentative"
 }
+pk_no_tentative() { ! ip -n "$PK_A" addr | grep -q tentative && ! ip -n "$PK_B" addr | grep -q tentative; }
 
 # pk_backend_supported BACKEND: 0 if the driver can use it here.
 pk_backend_supported() {
@@ -47,12 +50,13 @@ pk_stop() {
 # pk_stat NAME: a counter from PK_STATS.
 pk_stat() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$PK_STATS" "$1"; }
 
-# pk_udp FROM_NS TO_NS ADDR PORT COUNT [SRC_PORT]: sends COUNT datagrams; sets PK_SENT,
+# pk_udp FROM_NS TO_NS ADDR PORT COUNT [SRC_PORT]: sends COUNT datagrams (the receiver
+# stops PK_IDLE seconds after the last one, default 1); sets PK_SENT,
 # PK_ERRORS (sendto failures seen by the sender) and PK_RECEIVED.
 pk_udp() {
 	local from=$1 to=$2 addr=$3 port=$4 count=$5 sport=${6:-0}
 	local rout="$CK_TMP/recv.$RANDOM"
-	ip netns exec "$to" python3 "$PK_UDP" recv "$port" 1 >"$rout" &
+	ip netns exec "$to" python3 "$PK_UDP" recv "$port" "${PK_IDLE:-1}" >"$rout" &
 	local rpid=$!
 	ck_wait_for 5 grep -q listening "$rout" || ck_die "UDP receiver did not start"
 	local sout

@@ -35,6 +35,18 @@ for backend in tcx clsact; do
 		ck_expect_eq "$backend $dir: backend in stats" "$backend" "$(pk_stat backend)"
 		ck_expect_eq "$backend $dir: packets_matched counts the datagrams" "$N" "$(pk_stat packets_matched)"
 	done
+	# ping sets IP_RECVERR and retries a packet whose send failed: a drop it can
+	# see shows up as 0% loss. Real loss must show up as loss.
+	if command -v ping >/dev/null; then
+		pk_start "$PK_A" "$backend" packet-loss "{\"probability\": $P, \"direction\": \"egress\", \"match\": {\"protocol\": \"icmp\"}}"
+		received=$(ip netns exec "$PK_A" ping -n -q -c 300 -i 0.005 -W 1 10.99.0.2 | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+		pk_stop
+		lost=$((300 - ${received:-0}))
+		ck_log "$backend egress ping: 300 sent, $received answered, stats $PK_STATS"
+		# Binomial(300, 0.3): mean 90, sigma 7.9; +-4.5 sigma.
+		ck_check "$backend egress: ping sees the loss ($lost of 300 within [54, 126])" pk_within 54 126 "$lost"
+		ck_expect_eq "$backend egress: ping sent each request once" 300 "$(pk_stat packets_matched)"
+	fi
 	# After revert nothing is lost.
 	pk_udp "$PK_A" "$PK_B" 10.99.0.2 5000 200
 	ck_expect_eq "$backend: no loss after revert" 200 "$PK_RECEIVED"

@@ -31,6 +31,12 @@ def recv(port, idle):
 def send(host, port, count, gap_ms, src_port):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_DGRAM)
+    # Without IP_RECVERR the kernel hides ENOBUFS from UDP senders; ping sets it,
+    # so do we, to see every local send failure a drop could cause.
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, 25, 1)  # IPV6_RECVERR
+    else:
+        s.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR
     if src_port:
         s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", src_port))
     errors = 0

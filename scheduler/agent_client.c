@@ -125,8 +125,15 @@ static void slot_finish(struct slot *s, CURLcode rc)
 	if (rc != CURLE_OK) {
 		c->status = 0;
 		snprintf(c->reason, sizeof(c->reason), "%s", rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "unreachable");
-		snprintf(c->error, sizeof(c->error), "%s (%s): %s", c->host, c->agent,
-			 s->overflow ? "answer too large" : s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+		long os_errno = 0;
+		curl_easy_getinfo(s->easy, CURLINFO_OS_ERRNO, &os_errno);
+		if (rc == CURLE_COULDNT_CONNECT && strncmp(c->agent, "unix:", 5) == 0 && os_errno)
+			/* curl would speak of "localhost port 80", which is not where we went */
+			snprintf(c->error, sizeof(c->error), "%s: cannot connect to %s: %s", c->host, c->agent + 5,
+				 strerror((int)os_errno));
+		else
+			snprintf(c->error, sizeof(c->error), "%s (%s): %s", c->host, c->agent,
+				 s->overflow ? "answer too large" : s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
 	} else {
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &c->status);
 		if (s->buf) {

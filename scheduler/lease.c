@@ -1,6 +1,7 @@
 #include "scheduler/lease.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "common/duration.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 
 void lease_make_id(char *buf, size_t len)
 {
@@ -20,32 +22,49 @@ void lease_make_id(char *buf, size_t len)
 	snprintf(buf, len, "chaos-%016llx", (unsigned long long)r);
 }
 
+/* Near a deadline the agent may end the lease a moment before we think it does. */
+#define DEADLINE_SLACK_MS 1000
+
 static void renew_round(struct lease_keeper *k)
 {
 	pthread_mutex_lock(&k->lock);
-	size_t n = k->n_hosts;
-	struct agent_call *calls = calloc(n + 1, sizeof(*calls));
+	uint64_t now = mono_ms();
+	struct agent_call *calls = calloc(k->n_hosts + 1, sizeof(*calls));
+	uint64_t *until = calloc(k->n_hosts + 1, sizeof(*until));
+	size_t n = 0;
 	char ttl[32];
 	duration_format(k->ttl_ms, ttl, sizeof(ttl));
-	for (size_t i = 0; calls && i < n; i++) {
+	for (size_t i = 0; calls && until && i < k->n_hosts; i++) {
+		if (now >= k->until_mono_ms[i])
+			continue;
 		char path[120], *body = NULL;
 		snprintf(path, sizeof(path), "/v1/leases/%s", k->id);
 		if (asprintf(&body, "{\"ttl\":\"%s\"}", ttl) < 0)
 			body = NULL;
-		agent_call_init(&calls[i], k->hosts[i], k->agents[i], "POST", path, body);
+		until[n] = k->until_mono_ms[i];
+		agent_call_init(&calls[n++], k->hosts[i], k->agents[i], "POST", path, body);
 	}
 	pthread_mutex_unlock(&k->lock);
-	if (!calls)
+	if (!calls || !until) {
+		free(calls);
+		free(until);
 		return;
+	}
 	agent_batch(k->client, calls, n);
+	now = mono_ms();
 	for (size_t i = 0; i < n; i++) {
 		if (agent_call_ok(&calls[i]))
 			continue;
+		if (calls[i].status == 404 && now + DEADLINE_SLACK_MS >= until[i])
+			continue; /* our last fault there just ended, and the lease with it */
 		k->failed_renewals++;
+		if (calls[i].status == 404)
+			k->lost++;
 		log_warn("lease %s: renewal failed: %s", k->id, calls[i].error);
 	}
 	k->renewals++;
 	agent_calls_free(calls, n);
+	free(until);
 }
 
 static void *keeper_main(void *arg)
@@ -104,21 +123,29 @@ int lease_start(struct lease_keeper *k, const struct agent_client *client, const
 	return 0;
 }
 
-void lease_add_host(struct lease_keeper *k, const char *host, const char *agent)
+void lease_add_host(struct lease_keeper *k, const char *host, const char *agent, uint64_t until_mono_ms)
 {
 	pthread_mutex_lock(&k->lock);
-	bool known = false;
+	size_t found = SIZE_MAX;
 	for (size_t i = 0; i < k->n_hosts; i++)
-		known |= strcmp(k->hosts[i], host) == 0;
-	if (!known) {
+		if (strcmp(k->hosts[i], host) == 0)
+			found = i;
+	if (found != SIZE_MAX) {
+		if (until_mono_ms > k->until_mono_ms[found])
+			k->until_mono_ms[found] = until_mono_ms;
+	} else {
 		const char **h = realloc(k->hosts, (k->n_hosts + 1) * sizeof(*h));
 		if (h)
 			k->hosts = h;
 		const char **a = h ? realloc(k->agents, (k->n_hosts + 1) * sizeof(*a)) : NULL;
-		if (a) {
+		if (a)
 			k->agents = a;
+		uint64_t *u = a ? realloc(k->until_mono_ms, (k->n_hosts + 1) * sizeof(*u)) : NULL;
+		if (u) {
+			k->until_mono_ms = u;
 			k->hosts[k->n_hosts] = host;
 			k->agents[k->n_hosts] = agent;
+			k->until_mono_ms[k->n_hosts] = until_mono_ms;
 			k->n_hosts++;
 		}
 	}
@@ -139,6 +166,8 @@ void lease_stop(struct lease_keeper *k)
 	pthread_mutex_destroy(&k->lock);
 	free(k->hosts);
 	free(k->agents);
+	free(k->until_mono_ms);
 	k->hosts = k->agents = NULL;
+	k->until_mono_ms = NULL;
 	k->n_hosts = 0;
 }

@@ -21,7 +21,9 @@ struct lease_keeper {
 	/* hosts to renew on (borrowed strings) */
 	const char **hosts;
 	const char **agents;
+	uint64_t *until_mono_ms;  /* latest deadline of our faults on each host */
 	size_t n_hosts;
+	unsigned lost;            /* hosts that forgot the lease before our faults' deadlines */
 	unsigned renewals;        /* successful renewal rounds */
 	unsigned failed_renewals; /* per host and round */
 	bool quiet;
@@ -30,6 +32,7 @@ struct lease_keeper {
 /* A fresh random id "chaos-<16 hex>". */
 void lease_make_id(char *buf, size_t len);
 int lease_start(struct lease_keeper *k, const struct agent_client *client, const char *id, uint64_t ttl_ms);
-/* Adds a host (no-op when already there). */
-void lease_add_host(struct lease_keeper *k, const char *host, const char *agent);
+/* Adds a host, or extends its deadline: renewals for it stop once `until_mono_ms` (the
+ * latest deadline of our faults there) has passed, as the agent ends the lease then. */
+void lease_add_host(struct lease_keeper *k, const char *host, const char *agent, uint64_t until_mono_ms);
 void lease_stop(struct lease_keeper *k);

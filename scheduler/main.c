@@ -692,8 +692,10 @@ static int cmd_inject(int argc, char **argv)
 			code = EXIT_ABORTED;
 			goto out;
 		}
+		uint64_t until = mono_ms() + duration_ms;
 		for (size_t i = 0; i < sel.n; i++)
-			lease_add_host(&keeper, sel.inv.hosts[sel.hosts[i]].name, sel.inv.hosts[sel.hosts[i]].agent);
+			lease_add_host(&keeper, sel.inv.hosts[sel.hosts[i]].name, sel.inv.hosts[sel.hosts[i]].agent,
+				       until);
 	}
 	size_t failed = faults_apply(&cl, &sel.inv, sel.hosts, sel.n, &req, &set, &rep, detach);
 	if (detach) {

@@ -404,8 +404,10 @@ int run_experiment(const struct experiment *e, const struct run_opts *o)
 				.lease_id = lease_id, .lease_ttl_ms = e->safety.lease_ttl_ms, .step = (int)i + 1,
 			};
 			/* hosts join the renewal set first: a renewal racing the apply must not miss them */
+			uint64_t until = mono_ms() + s->duration_ms;
 			for (size_t j = 0; j < t->n_chosen; j++)
-				lease_add_host(&keeper, e->inv.hosts[t->chosen[j]].name, e->inv.hosts[t->chosen[j]].agent);
+				lease_add_host(&keeper, e->inv.hosts[t->chosen[j]].name, e->inv.hosts[t->chosen[j]].agent,
+					       until);
 			size_t failed = faults_apply(&cl, &e->inv, t->chosen, t->n_chosen, &req, &set, &rep, quiet);
 			if (failed) {
 				aborted = true;
@@ -437,6 +439,13 @@ int run_experiment(const struct experiment *e, const struct run_opts *o)
 	}
 	size_t unconfirmed = faults_revert_all(&cl, &set, &rep, quiet);
 	lease_stop(&keeper);
+	unsigned lost = keeper.lost; /* read after the renewal thread was joined */
+	if (lost) {
+		/* the agent reverted early: the faults did not last as planned */
+		aborted = true;
+		note(&rep, "error", "an agent lost the lease before the faults' deadlines (renewals failed), "
+				    "so it reverted them early");
+	}
 	if (unconfirmed) {
 		aborted = true;
 		note(&rep, "error", "some faults could not be confirmed reverted");

@@ -64,6 +64,9 @@ python3 -c 'print("{\"kind\":\"blackhole\",\"duration\":\"5s\",\"pad\":\"" + "x"
 r=$(req POST /v1/faults "@$CK_TMP/big.json")
 ck_expect_eq "body over 64 KiB: 413" 413 "$(status_of "$r")"
 ck_expect_eq "body over 64 KiB: reason" body_too_large "$(field "$r" error.reason)"
+code=$(curl -s -o "$CK_TMP/chunked" -w '%{http_code}' --unix-socket "$SOCK" -H 'Transfer-Encoding: chunked' \
+	--data-binary "@$CK_TMP/big.json" http://agent/v1/faults || true)
+ck_expect_eq "chunked body over 64 KiB: 413" 413 "$code"
 ck_expect_eq "bad requests applied nothing" 0 "$(n_active)"
 ck_expect_eq "bad requests journaled nothing" 0 "$(journal_n)"
 ck_check "bad requests left the kernel as it was" same_kernel_state

@@ -149,6 +149,17 @@ lab_down() {
 		ip netns del "$ns" 2>/dev/null || warn "cannot delete namespace $ns"
 	done
 
+	# Sanitizer builds report leaks and errors at exit, into logs about to be deleted.
+	local log sanitizer_reports=0
+	for log in "$dir"/h*/agent.log "$dir"/h*/demo.log; do
+		[ -f "$log" ] || continue
+		if grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
+			warn "sanitizer report in $log:"
+			grep -E -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" | head -n 60 >&2
+			sanitizer_reports=1
+		fi
+	done
+
 	if [ -d "$dir" ]; then
 		if [ -e "$dir/$MARKER" ] || [ -z "$(ls -A "$dir")" ]; then
 			rm -rf -- "$dir"
@@ -160,6 +171,7 @@ lab_down() {
 	local left
 	left=$(lab_namespaces)
 	[ -z "$left" ] || { warn "namespaces still present: $left"; return 1; }
+	[ $sanitizer_reports -eq 0 ] || { warn "lab removed, but a lab process reported sanitizer errors (above)"; return 1; }
 	return 0
 }
 
@@ -285,7 +297,7 @@ write_inventory() {
 # that a Ctrl-C meant for a later `chaos run` does not reach it; PIDFILE gets its real pid.
 start_in_ns() {
 	local ns=$1 pidfile=$2 log=$3 binary=$4 pid; shift 4
-	setsid ip netns exec "$ns" "$binary" "$@" </dev/null >"$log" 2>&1 &
+	setsid ip netns exec "$ns" "$binary" "$@" </dev/null >>"$log" 2>&1 &
 	# setsid and ip exec in place, but find the process by what it runs rather than trust that.
 	local deadline=$(( $(date +%s) + 5 ))
 	while :; do

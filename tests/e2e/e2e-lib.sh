@@ -162,3 +162,12 @@ e2e_check_junit_matches_journal() {
 		"tests=$((probes + applied)) failures=$want_failures cases=$((probes + applied)) failure_elements=$want_failures" \
 		"$junit"
 }
+
+# e2e_lab_down: takes the lab down as the last step of a test and checks it went cleanly,
+# including that no agent or demo service reported a sanitizer error on its way out.
+e2e_lab_down() {
+	local rc=0
+	"$CK_LAB" down --prefix "$LAB_PREFIX" --dir "$LAB_DIR" >"$CK_TMP/lab-down.log" 2>&1 || rc=$?
+	[ $rc -eq 0 ] || sed 's/^/  | /' "$CK_TMP/lab-down.log"
+	ck_expect_eq "lab.sh down succeeds (agents stop cleanly, no sanitizer report)" 0 "$rc"
+}

@@ -24,4 +24,5 @@ e2e_check_junit_matches_journal 1
 ck_check "the JUnit failure names the failed probe" grep -q 'h1 web answers' "$RUN_JUNIT"
 e2e_check_no_faults_left
 e2e_check_kernel_restored "$CK_TMP/kernel-before.txt"
+e2e_lab_down
 ck_finish

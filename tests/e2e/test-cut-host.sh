@@ -36,4 +36,5 @@ e2e_check_junit_matches_journal 0
 e2e_check_no_faults_left
 ck_expect_eq "after the run h1 answers again" ok "$(e2e_curl_ctl http://10.77.0.11:8080/health || true)"
 e2e_check_kernel_restored "$CK_TMP/kernel-before.txt"
+e2e_lab_down
 ck_finish

@@ -44,4 +44,5 @@ for i in 1 2 3; do
 	ck_expect_eq "h$i answers again" ok "$(e2e_curl_ctl "http://10.77.0.1$i:8080/health" || true)"
 done
 e2e_check_kernel_restored "$CK_TMP/kernel-before.txt"
+e2e_lab_down
 ck_finish

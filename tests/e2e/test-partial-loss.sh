@@ -41,4 +41,5 @@ ck_check "the share dropped is roughly 30% ($dropped of $matched)" \
 e2e_check_junit_matches_journal 0
 e2e_check_no_faults_left
 e2e_check_kernel_restored "$CK_TMP/kernel-before.txt"
+e2e_lab_down
 ck_finish

@@ -26,7 +26,9 @@ static const char *level_name(enum log_level level)
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	if (level > current_level)
+	/* The explicit NULL check also keeps gcc 12's -fsanitize=undefined build from
+	 * warning "null format string" about the vfprintf below. */
+	if (level > current_level || !fmt)
 		return;
 	char stamp[40] = "";
 	if (with_timestamps) {

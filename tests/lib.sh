@@ -72,9 +72,8 @@ ck_netns() {
 # with prefix length (e.g. 10.99.0.1/24); IPv6 addresses may follow as ADDR6_A ADDR6_B.
 ck_link() {
 	local nsa=$1 ifa=$2 addra=$3 nsb=$4 ifb=$5 addrb=$6 a6=${7:-} b6=${8:-}
-	ip link add "${CK_PREFIX}tmp$$" type veth peer name "${CK_PREFIX}tmq$$"
-	ip link set "${CK_PREFIX}tmp$$" netns "$nsa" name "$ifa"
-	ip link set "${CK_PREFIX}tmq$$" netns "$nsb" name "$ifb"
+	# Created directly inside the namespaces: nothing ever appears in the root namespace.
+	ip link add name "$ifa" netns "$nsa" type veth peer name "$ifb" netns "$nsb"
 	ip -n "$nsa" addr add "$addra" dev "$ifa"
 	ip -n "$nsb" addr add "$addrb" dev "$ifb"
 	if [ -n "$a6" ]; then

@@ -58,7 +58,8 @@ struct fault_kind {
 	 * is freed in every case and kernel objects are removed as far as possible. */
 	int (*revert)(void *handle);
 	/* Counters for the API and /metrics, e.g. {"packets_matched": 12,
-	 * "packets_dropped": 4}. Every value an integer; keys are metric-name safe. */
+	 * "packets_dropped": 4, "backend": "tcx"}. Integer values become metrics
+	 * (keys are metric-name safe); strings are shown by the API only. */
 	int (*stats)(void *handle, struct json_object *out);
 
 	/* After a crash or SIGKILL: remove what a journaled fault left in the

@@ -120,12 +120,19 @@ e2e_run_start() {
 	"$CK_CHAOS" --netns "$LAB_CTL" run --inventory "$LAB_INVENTORY" "$exp" \
 		--journal "$RUN_JOURNAL" --junit "$RUN_JUNIT" "$@" >"$RUN_LOG" 2>&1 &
 	RUN_PID=$!
-	ck_on_exit "kill -INT $RUN_PID"
+	ck_on_exit e2e_run_abort
 }
 e2e_run_wait() {
 	RUN_RC=0
 	wait "$RUN_PID" || RUN_RC=$?
+	RUN_PID=""
 	sed 's/^/  | /' "$RUN_LOG"
+}
+# On a failed test: interrupt a run still going (chaos reverts on SIGINT), and only that one.
+e2e_run_abort() {
+	[ -n "${RUN_PID:-}" ] || return 0
+	kill -INT "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
+	RUN_PID=""
 }
 
 # e2e_faults_are HOST_INDEX N: hN's agent holds exactly N active faults.

@@ -113,7 +113,7 @@ static int parse_interfaces(struct json_object *v, struct packet_spec *spec, str
 		return r;
 	size_t n = json_object_array_length(v);
 	for (size_t i = 0; i < n; i++) {
-		char key[32];
+		char key[40];
 		snprintf(key, sizeof(key), "interfaces[%zu]", i);
 		struct json_object *item = json_object_array_get_idx(v, i);
 		const char *name = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : NULL;

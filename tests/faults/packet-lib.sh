@@ -50,18 +50,20 @@ pk_stop() {
 # pk_stat NAME: a counter from PK_STATS.
 pk_stat() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$PK_STATS" "$1"; }
 
-# pk_udp FROM_NS TO_NS ADDR PORT COUNT [SRC_PORT]: sends COUNT datagrams (the receiver
-# stops PK_IDLE seconds after the last one, default 1); sets PK_SENT,
+# pk_udp FROM_NS TO_NS ADDR PORT COUNT [SRC_PORT]: sends COUNT datagrams; the receiver
+# counts until PK_IDLE seconds (default 0.5) after the sender finished. Sets PK_SENT,
 # PK_ERRORS (sendto failures seen by the sender) and PK_RECEIVED.
 pk_udp() {
 	local from=$1 to=$2 addr=$3 port=$4 count=$5 sport=${6:-0}
 	local rout="$CK_TMP/recv.$RANDOM"
-	ip netns exec "$to" python3 "$PK_UDP" recv "$port" "${PK_IDLE:-1}" >"$rout" &
+	ip netns exec "$to" python3 "$PK_UDP" recv "$port" 50 >"$rout" &
 	local rpid=$!
 	ck_wait_for 5 grep -q listening "$rout" || ck_die "UDP receiver did not start"
 	local sout
 	sout=$(ip netns exec "$from" python3 "$PK_UDP" send "$addr" "$port" "$count" 0.2 "$sport")
-	wait "$rpid"
+	sleep "${PK_IDLE:-0.5}"
+	kill -TERM "$rpid"
+	wait "$rpid" || true
 	PK_SENT=$(echo "$sout" | awk '{print $2}')
 	PK_ERRORS=$(echo "$sout" | awk '{print $4}')
 	PK_RECEIVED=$(awk '/^received/ {print $2}' "$rout")

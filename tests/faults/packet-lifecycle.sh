@@ -9,7 +9,7 @@ ck_init ckt-pk3
 . "$CK_SOURCE_DIR/tests/faults/packet-lib.sh"
 pk_require
 pk_setup
-PK_IDLE=0.4
+PK_IDLE=0.3
 
 state() { ck_kernel_state "$PK_A"; ck_kernel_state "$PK_B"; "$PK_DRIVER" --netns "$PK_B" --tcx-state; }
 flows() { pk_udp "$PK_A" "$PK_B" 10.99.0.2 5000 30; [ "$PK_RECEIVED" = 30 ]; }

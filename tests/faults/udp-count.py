@@ -1,29 +1,39 @@
 #!/usr/bin/env python3
 """UDP counting helper for the packet fault tests.
 
-  udp-count.py recv PORT IDLE_SECONDS    counts datagrams (IPv4 and IPv6) until
-                                         IDLE_SECONDS pass without one; prints "received N"
+  udp-count.py recv PORT MAX_SECONDS     counts datagrams (IPv4 and IPv6) until SIGTERM
+                                         or MAX_SECONDS; prints "received N"
   udp-count.py send HOST PORT COUNT [GAP_MS] [SRC_PORT]
                                          sends COUNT datagrams; prints "sent N errors E"
                                          (E: sendto() failures such as ENOBUFS)
 """
+import signal
 import socket
 import sys
 import time
 
 
-def recv(port, idle):
+class Stop(Exception):
+    pass
+
+
+def on_term(signum, frame):
+    raise Stop()
+
+
+def recv(port, max_seconds):
+    signal.signal(signal.SIGTERM, on_term)
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     s.bind(("::", port))
-    print("listening", flush=True)
-    s.settimeout(idle)
+    s.settimeout(max_seconds)
     n = 0
     try:
+        print("listening", flush=True)
         while True:
             s.recv(2048)
             n += 1
-    except socket.timeout:
+    except (Stop, socket.timeout):
         pass
     print("received %d" % n, flush=True)
 

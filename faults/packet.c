@@ -122,8 +122,10 @@ static int resolve_interfaces(const struct packet_spec *spec, struct target_if *
 	return 0;
 }
 
-static void detach_all(struct packet_handle *h)
+/* Returns the first error; removes as much as it can in every case. */
+static int detach_all(struct packet_handle *h)
 {
+	int first_err = 0;
 	for (int i = h->n - 1; i >= 0; i--) {
 		struct packet_attachment *a = &h->att[i];
 		if (h->backend == PACKET_BACKEND_TCX) {
@@ -132,8 +134,11 @@ static void detach_all(struct packet_handle *h)
 			a->link_fd = -1;
 		} else {
 			int r = packet_clsact_detach(a->ifindex, a->egress, h->tc_handle);
-			if (r < 0)
+			if (r < 0) {
 				log_warn("packet: removing filter %x from %s: %s", h->tc_handle, a->ifname, strerror(-r));
+				if (!first_err)
+					first_err = r;
+			}
 		}
 	}
 	if (h->backend == PACKET_BACKEND_CLSACT) {
@@ -145,17 +150,19 @@ static void detach_all(struct packet_handle *h)
 		packet_tc_handle_free(h->tc_handle);
 	}
 	h->n = 0;
+	return first_err;
 }
 
-static void handle_free(struct packet_handle *h)
+static int handle_free(struct packet_handle *h)
 {
 	if (!h)
-		return;
-	detach_all(h);
+		return 0;
+	int r = detach_all(h);
 	if (h->skel)
 		packet_prog_destroy(h->skel);
 	free(h->att);
 	free(h);
+	return r;
 }
 
 static void fill_record(const struct packet_handle *h, struct json_object *record)
@@ -284,8 +291,7 @@ fail:
 
 static int packet_revert(void *handle)
 {
-	handle_free(handle);
-	return 0;
+	return handle_free(handle);
 }
 
 static int packet_stats(void *handle, struct json_object *out)

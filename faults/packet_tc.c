@@ -369,6 +369,10 @@ static void release_clsact_locked(struct nl_sock *sk, int ifindex)
 		owned |= owned_clsact[i] == ifindex;
 	if (!owned)
 		return;
+	if (!has_clsact(sk, ifindex)) {
+		owned_clsact_remove_locked(ifindex);
+		return;
+	}
 	struct filter_walk in = { .ifindex = ifindex, .egress = false };
 	struct filter_walk out = { .ifindex = ifindex, .egress = true };
 	if (walk_filters(sk, &in) < 0 || walk_filters(sk, &out) < 0)

@@ -686,6 +686,7 @@ static int cmd_inject(int argc, char **argv)
 	struct lease_keeper keeper = { 0 };
 	struct apply_request req = { .kind = kind->name, .duration_ms = duration_ms, .params = params,
 				     .lease_id = detach ? NULL : lease_id, .lease_ttl_ms = ttl_ms };
+	set.lease_id = req.lease_id;
 	interrupt_handlers_install();
 	if (!detach) {
 		if (lease_start(&keeper, &cl, lease_id, ttl_ms)) {

@@ -145,6 +145,18 @@ size_t faults_apply(const struct agent_client *cl, const struct inventory *inv, 
 				json_object_object_add(ev, "error", json_object_new_string(msg));
 				json_object_object_add(ev, "reason", json_object_new_string(c->reason));
 			}
+			if (c->status == 0) {
+				struct unanswered_host *u =
+					realloc(set->unanswered, (set->n_unanswered + 1) * sizeof(*u));
+				if (u) {
+					set->unanswered = u;
+					u = &u[set->n_unanswered++];
+					u->host = h->name;
+					u->agent = h->agent;
+					snprintf(u->kind, sizeof(u->kind), "%s", req->kind);
+					u->step = req->step;
+				}
+			}
 			progress(rep, quiet, "FAILED to apply %s on %s: %s", req->kind, h->name, msg);
 			if (quiet)
 				fprintf(stderr, "chaos: failed to apply %s on %s: %s\n", req->kind, h->name, msg);
@@ -183,8 +195,53 @@ size_t faults_apply(const struct agent_client *cl, const struct inventory *inv, 
 	return failures;
 }
 
+/* An apply that timed out may still have happened: adopt every fault on those hosts
+ * that carries our lease, so it is reverted like the others. */
+static void adopt_unanswered(const struct agent_client *cl, struct fault_set *set)
+{
+	size_t n = set->n_unanswered;
+	if (!n || !set->lease_id)
+		return;
+	struct agent_call *calls = calloc(n, sizeof(*calls));
+	if (!calls)
+		return;
+	for (size_t i = 0; i < n; i++)
+		agent_call_init(&calls[i], set->unanswered[i].host, set->unanswered[i].agent, "GET", "/v1/faults", NULL);
+	agent_batch(cl, calls, n);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *list = answer_get(agent_call_ok(&calls[i]) ? calls[i].answer : NULL, "faults");
+		size_t m = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+		for (size_t j = 0; j < m; j++) {
+			struct json_object *f = json_object_array_get_idx(list, j);
+			const char *id = answer_str(f, "id");
+			const char *lease = answer_str(answer_get(f, "lease"), "id");
+			if (!id || !lease || strcmp(lease, set->lease_id) != 0)
+				continue;
+			bool known = false;
+			for (size_t k = 0; k < set->count; k++)
+				known |= strcmp(set->items[k].id, id) == 0 && strcmp(set->items[k].host, calls[i].host) == 0;
+			struct applied_fault *grown = known ? NULL : realloc(set->items, (set->count + 1) * sizeof(*grown));
+			if (!grown)
+				continue;
+			set->items = grown;
+			struct applied_fault *a = &set->items[set->count++];
+			memset(a, 0, sizeof(*a));
+			a->host = set->unanswered[i].host;
+			a->agent = set->unanswered[i].agent;
+			snprintf(a->id, sizeof(a->id), "%s", id);
+			snprintf(a->kind, sizeof(a->kind), "%s", set->unanswered[i].kind);
+			a->step = set->unanswered[i].step;
+		}
+	}
+	agent_calls_free(calls, n);
+	free(set->unanswered);
+	set->unanswered = NULL;
+	set->n_unanswered = 0;
+}
+
 size_t faults_revert_all(const struct agent_client *cl, struct fault_set *set, struct report *rep, bool quiet)
 {
+	adopt_unanswered(cl, set);
 	size_t n = 0;
 	for (size_t i = 0; i < set->count; i++)
 		n += !set->items[i].ended;
@@ -265,6 +322,7 @@ size_t faults_revert_all(const struct agent_client *cl, struct fault_set *set, s
 void fault_set_free(struct fault_set *set)
 {
 	free(set->items);
+	free(set->unanswered);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -362,7 +420,7 @@ int run_experiment(const struct experiment *e, const struct run_opts *o)
 	lease_make_id(lease_id, sizeof(lease_id));
 	add_plan(rep.root, e, lease_id);
 	bool quiet = o->quiet;
-	struct fault_set set = { 0 };
+	struct fault_set set = { .lease_id = lease_id };
 	struct lease_keeper keeper = { 0 };
 	bool deviated = false, aborted = false;
 	char buf[64];

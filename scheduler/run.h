@@ -31,9 +31,21 @@ struct applied_fault {
 	bool ended;         /* reverted (or found gone) already */
 };
 
+struct unanswered_host {
+	const char *host;
+	const char *agent;
+	char kind[40];
+	int step;
+};
+
 struct fault_set {
 	struct applied_fault *items;
 	size_t count;
+	/* Hosts whose apply got no answer (timeout, connection lost): the fault may exist
+	 * there all the same. The revert looks for faults carrying our lease on them. */
+	struct unanswered_host *unanswered;
+	size_t n_unanswered;
+	const char *lease_id;   /* borrowed; NULL for faults without lease */
 };
 
 struct apply_request {

@@ -22,8 +22,9 @@
 
 #include "common/timeutil.h"
 #include "scheduler/agent_client.h"
+#include "scheduler/run.h"
 
-static atomic_int in_flight, max_in_flight, handlers_running;
+static atomic_int in_flight, max_in_flight, handlers_running, deleted_ours, deleted_others;
 static char sock_path[108];
 static char agent_addr[128];
 
@@ -77,6 +78,24 @@ static void *handle(void *arg)
 		send_answer(fd, 404, "{\"error\":{\"reason\":\"no_such_fault\",\"message\":\"no fault f-1\",\"key\":\"id\"}}");
 	} else if (strcmp(path, "/v1/notjson") == 0) {
 		send_answer(fd, 200, "hello");
+	} else if (strcmp(method, "POST") == 0 && strcmp(path, "/v1/faults") == 0) {
+		/* applies, but answers too late for the client */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, 5000);
+	} else if (strcmp(method, "GET") == 0 && strcmp(path, "/v1/faults") == 0) {
+		send_answer(fd, 200, "{\"faults\":[{\"id\":\"f-aaaaaa\",\"kind\":\"blackhole\",\"lease\":{\"id\":\"L1\"}},"
+				     "{\"id\":\"f-bbbbbb\",\"kind\":\"blackhole\",\"lease\":{\"id\":\"other\"}},"
+				     "{\"id\":\"f-cccccc\",\"kind\":\"blackhole\"}]}");
+	} else if (strncmp(path, "/v1/faults/", 11) == 0) {
+		if (strcmp(method, "DELETE") == 0) {
+			if (strcmp(path + 11, "f-aaaaaa") == 0)
+				atomic_fetch_add(&deleted_ours, 1);
+			else
+				atomic_fetch_add(&deleted_others, 1);
+		}
+		snprintf(answer, sizeof(answer), "{\"id\":\"%s\",\"state\":\"%s\",\"stats\":{\"packets_dropped\":7}}",
+			 path + 11, strcmp(method, "DELETE") == 0 ? "reverted" : "active");
+		send_answer(fd, 200, answer);
 	} else if (strcmp(path, "/v1/slow") == 0) {
 		/* until the client gives up and closes */
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -223,6 +242,40 @@ static void empty_batch(void **state)
 	assert_int_equal(agent_batch(&cl, NULL, 0), 0);
 }
 
+static void unanswered_apply_is_found_and_reverted(void **state)
+{
+	(void)state;
+	struct agent_client cl;
+	agent_client_defaults(&cl, NULL);
+	cl.timeout_ms = 300;
+	struct host h = { .name = "h1", .agent = agent_addr };
+	struct inventory inv = { .hosts = &h, .n_hosts = 1 };
+	struct report rep;
+	assert_int_equal(report_init(&rep, "t", NULL), 0);
+	struct fault_set set = { .lease_id = "L1" };
+	struct apply_request req = { .kind = "blackhole", .duration_ms = 10000, .lease_id = "L1",
+				     .lease_ttl_ms = 3000, .step = 1 };
+	size_t which = 0;
+	assert_int_equal(faults_apply(&cl, &inv, &which, 1, &req, &set, &rep, true), 1);
+	assert_int_equal(set.count, 0);
+	assert_int_equal(set.n_unanswered, 1);
+	/* the revert adopts the fault with our lease, and only that one */
+	assert_int_equal(faults_revert_all(&cl, &set, &rep, true), 0);
+	assert_int_equal(atomic_load(&deleted_ours), 1);
+	assert_int_equal(atomic_load(&deleted_others), 0);
+	assert_int_equal(set.count, 1);
+	assert_true(set.items[0].ended);
+	struct json_object *events, *last, *v;
+	json_object_object_get_ex(rep.root, "events", &events);
+	last = json_object_array_get_idx(events, json_object_array_length(events) - 1);
+	json_object_object_get_ex(last, "type", &v);
+	assert_string_equal(json_object_get_string(v), "fault_reverted");
+	json_object_object_get_ex(last, "id", &v);
+	assert_string_equal(json_object_get_string(v), "f-aaaaaa");
+	fault_set_free(&set);
+	report_free(&rep);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -231,6 +284,7 @@ int main(void)
 		cmocka_unit_test(many_calls_bounded_concurrency),
 		cmocka_unit_test(errors_per_call),
 		cmocka_unit_test(empty_batch),
+		cmocka_unit_test(unanswered_apply_is_found_and_reverted),
 	};
 	int r = cmocka_run_group_tests(tests, setup, teardown);
 	curl_global_cleanup();

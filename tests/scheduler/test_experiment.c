@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "scheduler/experiment.h"
@@ -302,6 +303,69 @@ static void param_keys_map_to_settings(void **state)
 	config_destroy(&cfg);
 }
 
+/* Writes `text` to a temporary file, loads it, returns the result; path in *path. */
+static int load_text(const char *text, struct experiment *e, struct diags *d)
+{
+	char path[] = "/tmp/ckt-sch-exp-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	int r = experiment_load(path, NULL, e, d);
+	unlink(path);
+	return r;
+}
+
+static void durations_in_experiments(void **state)
+{
+	(void)state;
+	struct experiment e;
+	struct diags d = { 0 };
+	assert_int_equal(load_text("title = \"t\";\n"
+				   "inventory = { hosts = ( { name = \"a\"; agent = \"unix:/x\"; } ); };\n"
+				   "targets = { all = { select = \"*\"; }; };\n"
+				   "method = ( { wait = \"1m30s\"; },\n"
+				   "  { fault = \"blackhole\"; target = \"all\"; duration = \"1.5s\"; },\n"
+				   "  { wait = \"250ms\"; },\n"
+				   "  { fault = \"blackhole\"; target = \"all\"; duration = \"2h\"; },\n"
+				   "  { wait = \"1d\"; } );\n"
+				   "safety = { max_duration = \"2d\"; lease_ttl = \"1m\"; };\n",
+				   &e, &d),
+			 0);
+	assert_int_equal(e.steps[0].wait_ms, 90000);
+	assert_int_equal(e.steps[1].duration_ms, 1500);
+	assert_int_equal(e.steps[1].offset_ms, 90000);
+	assert_int_equal(e.steps[3].offset_ms, 90250);
+	assert_int_equal(e.steps[3].duration_ms, 7200000);
+	assert_int_equal(e.total_ms, 90250 + 86400000);
+	assert_int_equal(e.safety.lease_ttl_ms, 60000);
+	experiment_free(&e);
+
+	/* a fault outlasting every wait sets the length */
+	assert_int_equal(load_text("title = \"t\";\n"
+				   "inventory = { hosts = ( { name = \"a\"; agent = \"unix:/x\"; } ); };\n"
+				   "targets = { all = { select = \"*\"; }; };\n"
+				   "method = ( { wait = \"1s\"; }, { fault = \"blackhole\"; target = \"all\"; duration = \"1m\"; } );\n",
+				   &e, &d),
+			 0);
+	assert_int_equal(e.total_ms, 61000);
+	experiment_free(&e);
+
+	const char *bad[] = { "\"10\"", "10", "10.5", "\"1.0005s\"", "\"-1s\"", "\"1 s\"", "\"\"", "\"1w\"",
+			      "\"99999999999999999999s\"", "true" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "title = \"t\";\nmethod = (\n { wait = %s; }\n);\n", bad[i]);
+		diags_free(&d);
+		assert_int_equal(load_text(text, &e, &d), -EINVAL);
+		assert_int_equal(d.count, 1);
+		assert_int_equal(d.items[0].line, 3);
+		if (!strstr(d.items[0].msg, "duration"))
+			fail_msg("wait = %s: %s", bad[i], d.items[0].msg);
+	}
+	diags_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +376,7 @@ int main(void)
 		cmocka_unit_test(inventory_option_replaces_and_resolves),
 		cmocka_unit_test(inventory_file_alone),
 		cmocka_unit_test(param_keys_map_to_settings),
+		cmocka_unit_test(durations_in_experiments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

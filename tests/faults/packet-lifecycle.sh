@@ -85,6 +85,21 @@ if pk_backend_supported clsact; then
 	ck_expect_eq "clsact: recover keeps the host's clsact and filter" "$OWN" "$(state)"
 	tc -n "$PK_B" qdisc del dev v0 clsact
 
+	# All or nothing: the second interface refuses our filter (the host has a u32 filter at
+	# our priority), so what was attached to v0 must be gone when apply returns the error.
+	ip link add "${CK_PREFIX}w0" type veth peer name "${CK_PREFIX}w1"
+	ip link set "${CK_PREFIX}w0" netns "$PK_B" name w0
+	ip link set "${CK_PREFIX}w1" netns "$PK_B" name w1
+	tc -n "$PK_B" qdisc add dev w1 clsact
+	tc -n "$PK_B" filter add dev w1 ingress prio 1 protocol all u32 match u32 0 0 classid 1:1
+	OWN=$(state)
+	out=$("$PK_DRIVER" --netns "$PK_B" --backend clsact --kind blackhole --params '{"interfaces": ["v0", "w1"]}' 2>&1 || true)
+	ck_check "clsact: apply fails on the refusing interface" grep -q 'apply: \[interfaces\] cannot attach to w1' <<<"$out"
+	ck_expect_eq "clsact: a failed apply leaves nothing behind" "$OWN" "$(state)"
+	out=$("$PK_DRIVER" --netns "$PK_B" --backend auto --kind blackhole --params '{"interfaces": ["v0", "nope"]}' 2>&1 || true)
+	ck_check "missing interface is reported by key" grep -q 'apply: \[interfaces\[1\]\] no interface "nope"' <<<"$out"
+	ip -n "$PK_B" link del w0
+
 	# Two faults on one interface: the one that created clsact leaves first.
 	pk_start "$PK_B" clsact blackhole '{}' --copies 2
 	ck_check "clsact: two faults applied" cut

@@ -22,10 +22,18 @@ struct slot {
 
 void agent_client_defaults(struct agent_client *cl, const struct tls_files *tls)
 {
+	memset(cl, 0, sizeof(*cl));
 	cl->tls = tls;
 	cl->timeout_ms = AGENT_DEFAULT_TIMEOUT_MS;
 	cl->connect_timeout_ms = 3000;
 	cl->max_parallel = AGENT_DEFAULT_PARALLEL;
+}
+
+void agent_client_close(struct agent_client *cl)
+{
+	if (cl->multi)
+		curl_multi_cleanup(cl->multi);
+	cl->multi = NULL;
 }
 
 void agent_call_init(struct agent_call *c, const char *host, const char *agent, const char *method,
@@ -162,20 +170,24 @@ static void slot_finish(struct slot *s, CURLcode rc)
 	s->headers = NULL;
 }
 
-int agent_batch(const struct agent_client *cl, struct agent_call *calls, size_t n)
+int agent_batch(struct agent_client *cl, struct agent_call *calls, size_t n)
 {
 	if (n == 0)
 		return 0;
 	int parallel = cl->max_parallel > 0 ? cl->max_parallel : AGENT_DEFAULT_PARALLEL;
 	size_t width = n < (size_t)parallel ? n : (size_t)parallel;
 	struct slot *slots = calloc(width, sizeof(*slots));
-	CURLM *multi = curl_multi_init();
+	if (!cl->multi) {
+		cl->multi = curl_multi_init();
+		/* room to keep one idle connection per agent of a large fleet */
+		if (cl->multi)
+			curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS, 4096L);
+	}
+	CURLM *multi = cl->multi;
 	if (!slots || !multi) {
 		for (size_t i = 0; i < n; i++)
 			snprintf(calls[i].error, sizeof(calls[i].error), "%s: out of memory", calls[i].host);
 		free(slots);
-		if (multi)
-			curl_multi_cleanup(multi);
 		return (int)n;
 	}
 	size_t next = 0, running_slots = 0;
@@ -232,7 +244,6 @@ int agent_batch(const struct agent_client *cl, struct agent_call *calls, size_t 
 		if (running_slots > 0)
 			curl_multi_poll(multi, NULL, 0, 200, NULL);
 	}
-	curl_multi_cleanup(multi);
 	free(slots);
 	return failures;
 }

@@ -15,6 +15,10 @@ struct agent_client {
 	long timeout_ms;             /* whole call, connect included */
 	long connect_timeout_ms;
 	int max_parallel;            /* calls in flight at once */
+	/* curl multi handle kept between batches: its connection cache lets the next
+	 * batch reuse each agent's connection (and TLS session). Used by one thread at a
+	 * time; give every thread its own client. Freed by agent_client_close(). */
+	void *multi;
 };
 
 #define AGENT_DEFAULT_TIMEOUT_MS 10000
@@ -38,11 +42,13 @@ struct agent_call {
 static inline bool agent_call_ok(const struct agent_call *c) { return c->status >= 200 && c->status < 300; }
 
 void agent_client_defaults(struct agent_client *cl, const struct tls_files *tls);
+/* Closes the cached connections. The client can be used again afterwards. */
+void agent_client_close(struct agent_client *cl);
 /* Fills `c` for a call; takes ownership of `body` (may be NULL). */
 void agent_call_init(struct agent_call *c, const char *host, const char *agent, const char *method,
 		     const char *path, char *body);
 /* Runs all calls; returns 0 when every call got an answer (any status), else the
  * number of calls that failed at the transport level. Never leaves a call pending. */
-int agent_batch(const struct agent_client *cl, struct agent_call *calls, size_t n);
+int agent_batch(struct agent_client *cl, struct agent_call *calls, size_t n);
 void agent_call_clear(struct agent_call *c);
 void agent_calls_free(struct agent_call *calls, size_t n);

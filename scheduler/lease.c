@@ -50,7 +50,7 @@ static void renew_round(struct lease_keeper *k)
 		free(until);
 		return;
 	}
-	agent_batch(k->client, calls, n);
+	agent_batch(&k->client, calls, n);
 	now = mono_ms();
 	for (size_t i = 0; i < n; i++) {
 		if (agent_call_ok(&calls[i]))
@@ -99,7 +99,8 @@ static void *keeper_main(void *arg)
 int lease_start(struct lease_keeper *k, const struct agent_client *client, const char *id, uint64_t ttl_ms)
 {
 	memset(k, 0, sizeof(*k));
-	k->client = client;
+	k->client = *client;
+	k->client.multi = NULL;
 	snprintf(k->id, sizeof(k->id), "%s", id);
 	k->ttl_ms = ttl_ms;
 	pthread_mutex_init(&k->lock, NULL);
@@ -162,6 +163,7 @@ void lease_stop(struct lease_keeper *k)
 	pthread_mutex_unlock(&k->lock);
 	pthread_join(k->thread, NULL);
 	k->running = false;
+	agent_client_close(&k->client);
 	pthread_cond_destroy(&k->wake);
 	pthread_mutex_destroy(&k->lock);
 	free(k->hosts);

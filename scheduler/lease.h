@@ -10,7 +10,7 @@
 #include "scheduler/agent_client.h"
 
 struct lease_keeper {
-	const struct agent_client *client;
+	struct agent_client client;   /* a copy with its own connections: it runs on its own thread */
 	char id[48];
 	uint64_t ttl_ms;
 	pthread_t thread;

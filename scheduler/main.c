@@ -277,7 +277,9 @@ out:
 
 static int cmd_run(int argc, char **argv)
 {
-	struct opt opts[] = { { .name = "--inventory", .takes_value = true }, { .name = "--journal", .takes_value = true }, { .name = "--junit", .takes_value = true },
+	struct opt opts[] = { { .name = "--inventory", .takes_value = true },
+			      { .name = "--journal", .takes_value = true },
+			      { .name = "--junit", .takes_value = true },
 			      { .name = "--quiet" }, { .name = NULL } };
 	char **pos;
 	size_t n;
@@ -435,7 +437,9 @@ static void selection_free(struct selection *s)
 
 static int cmd_halt(int argc, char **argv)
 {
-	struct opt opts[] = { { .name = "--inventory", .takes_value = true }, { .name = "--select", .takes_value = true }, { .name = NULL } };
+	struct opt opts[] = { { .name = "--inventory", .takes_value = true },
+			      { .name = "--select", .takes_value = true },
+			      { .name = NULL } };
 	char **pos;
 	size_t n;
 	int code = EXIT_INVALID;
@@ -476,6 +480,7 @@ static int cmd_halt(int argc, char **argv)
 	printf("halt: %zu of %zu agent(s) answered, %lld fault(s) reverted\n", answered, sel.n, total);
 	code = answered == sel.n ? EXIT_HELD : EXIT_ABORTED;
 	agent_calls_free(calls, sel.n);
+	agent_client_close(&cl);
 out:
 	selection_free(&sel);
 	free(pos);
@@ -498,7 +503,10 @@ static void print_labels(struct json_object *labels)
 
 static int cmd_status(int argc, char **argv)
 {
-	struct opt opts[] = { { .name = "--inventory", .takes_value = true }, { .name = "--select", .takes_value = true }, { .name = "--json" }, { .name = NULL } };
+	struct opt opts[] = { { .name = "--inventory", .takes_value = true },
+			      { .name = "--select", .takes_value = true },
+			      { .name = "--json" },
+			      { .name = NULL } };
 	char **pos;
 	size_t n;
 	int code = EXIT_INVALID;
@@ -586,6 +594,7 @@ static int cmd_status(int argc, char **argv)
 	json_object_put(all);
 	code = reachable == sel.n ? EXIT_HELD : EXIT_ABORTED;
 	agent_calls_free(calls, 2 * sel.n);
+	agent_client_close(&cl);
 out:
 	selection_free(&sel);
 	free(pos);
@@ -593,7 +602,7 @@ out:
 	return code;
 }
 
-static void print_live_counters(const struct agent_client *cl, struct fault_set *set, struct report *rep)
+static void print_live_counters(struct agent_client *cl, struct fault_set *set, struct report *rep)
 {
 	struct agent_call *calls = calloc(set->count + 1, sizeof(*calls));
 	if (!calls)
@@ -623,10 +632,14 @@ static void print_live_counters(const struct agent_client *cl, struct fault_set 
 
 static int cmd_inject(int argc, char **argv)
 {
-	struct opt opts[] = { { .name = "--inventory", .takes_value = true }, { .name = "--select", .takes_value = true }, { .name = "--count", .takes_value = true },
-			      { .name = "--percent", .takes_value = true }, { .name = "--seed", .takes_value = true }, { .name = "--duration", .takes_value = true },
-			      { .name = "--param", .takes_value = true, .repeatable = true }, { .name = "--params-json", .takes_value = true }, { .name = "--detach" },
-			      { .name = "--lease-ttl", .takes_value = true }, { .name = NULL } };
+	struct opt opts[] = {
+		{ .name = "--inventory", .takes_value = true },   { .name = "--select", .takes_value = true },
+		{ .name = "--count", .takes_value = true },       { .name = "--percent", .takes_value = true },
+		{ .name = "--seed", .takes_value = true },        { .name = "--duration", .takes_value = true },
+		{ .name = "--param", .takes_value = true, .repeatable = true },
+		{ .name = "--params-json", .takes_value = true }, { .name = "--detach" },
+		{ .name = "--lease-ttl", .takes_value = true },   { .name = NULL },
+	};
 	char **pos;
 	size_t n;
 	int code = EXIT_INVALID;
@@ -634,6 +647,7 @@ static int cmd_inject(int argc, char **argv)
 	struct json_object *base = NULL, *params = NULL;
 	struct fault_set set = { 0 };
 	struct report rep = { 0 };
+	struct agent_client cl = { 0 };
 	if (parse_opts(argc, argv, opts, &pos, &n))
 		goto out;
 	if (n != 1) {
@@ -668,7 +682,7 @@ static int cmd_inject(int argc, char **argv)
 			goto out;
 		}
 	}
-	struct opt *param_opt = &opts[6];
+	struct opt *param_opt = &opts[6]; /* --param */
 	struct fault_error err = { 0 };
 	if (cli_params_build(kind, base, param_opt->values, param_opt->n_values, &params, &err)) {
 		fprintf(stderr, "chaos: inject %s: invalid params: %s%s%s\n", kind->name, err.key,
@@ -677,7 +691,6 @@ static int cmd_inject(int argc, char **argv)
 	}
 	if ((code = select_fleet(opts, &sel)))
 		goto out;
-	struct agent_client cl;
 	agent_client_defaults(&cl, sel.inv.has_tls ? &sel.inv.tls : NULL);
 	report_init(&rep, "inject", NULL);
 	bool detach = opt_value(opts, "--detach") != NULL;
@@ -733,6 +746,7 @@ static int cmd_inject(int argc, char **argv)
 		code = EXIT_ABORTED;
 	lease_stop(&keeper);
 out:
+	agent_client_close(&cl);
 	report_free(&rep);
 	fault_set_free(&set);
 	json_object_put(base);

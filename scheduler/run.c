@@ -106,7 +106,7 @@ static char *apply_body(const struct apply_request *req)
 	return text;
 }
 
-size_t faults_apply(const struct agent_client *cl, const struct inventory *inv, const size_t *hosts,
+size_t faults_apply(struct agent_client *cl, const struct inventory *inv, const size_t *hosts,
 		    size_t n_hosts, const struct apply_request *req, struct fault_set *set, struct report *rep,
 		    bool quiet)
 {
@@ -197,7 +197,7 @@ size_t faults_apply(const struct agent_client *cl, const struct inventory *inv, 
 
 /* An apply that timed out may still have happened: adopt every fault on those hosts
  * that carries our lease, so it is reverted like the others. */
-static void adopt_unanswered(const struct agent_client *cl, struct fault_set *set)
+static void adopt_unanswered(struct agent_client *cl, struct fault_set *set)
 {
 	size_t n = set->n_unanswered;
 	if (!n || !set->lease_id)
@@ -239,7 +239,7 @@ static void adopt_unanswered(const struct agent_client *cl, struct fault_set *se
 	set->n_unanswered = 0;
 }
 
-size_t faults_revert_all(const struct agent_client *cl, struct fault_set *set, struct report *rep, bool quiet)
+size_t faults_revert_all(struct agent_client *cl, struct fault_set *set, struct report *rep, bool quiet)
 {
 	adopt_unanswered(cl, set);
 	size_t n = 0;
@@ -534,5 +534,6 @@ finish:;
 	fflush(stdout);
 	fault_set_free(&set);
 	report_free(&rep);
+	agent_client_close(&cl);
 	return code;
 }

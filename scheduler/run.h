@@ -59,12 +59,12 @@ struct apply_request {
 
 /* Applies one fault on each host of `hosts` (indices into inv) concurrently; adds
  * what succeeded to `set`, logs events, returns the number of failures. */
-size_t faults_apply(const struct agent_client *cl, const struct inventory *inv, const size_t *hosts,
+size_t faults_apply(struct agent_client *cl, const struct inventory *inv, const size_t *hosts,
 		    size_t n_hosts, const struct apply_request *req, struct fault_set *set, struct report *rep,
 		    bool quiet);
 /* Fetches stats, then DELETEs every fault not ended yet. Returns the number of faults
  * that could not be confirmed reverted (an agent unreachable). */
-size_t faults_revert_all(const struct agent_client *cl, struct fault_set *set, struct report *rep, bool quiet);
+size_t faults_revert_all(struct agent_client *cl, struct fault_set *set, struct report *rep, bool quiet);
 void fault_set_free(struct fault_set *set);
 
 struct run_opts {

@@ -87,9 +87,7 @@ if pk_backend_supported clsact; then
 
 	# All or nothing: the second interface refuses our filter (the host has a u32 filter at
 	# our priority), so what was attached to v0 must be gone when apply returns the error.
-	ip link add "${CK_PREFIX}w0" type veth peer name "${CK_PREFIX}w1"
-	ip link set "${CK_PREFIX}w0" netns "$PK_B" name w0
-	ip link set "${CK_PREFIX}w1" netns "$PK_B" name w1
+	ip -n "$PK_B" link add w0 type veth peer name w1
 	tc -n "$PK_B" qdisc add dev w1 clsact
 	tc -n "$PK_B" filter add dev w1 ingress prio 1 protocol all u32 match u32 0 0 classid 1:1
 	OWN=$(state)

@@ -199,6 +199,7 @@ static void many_calls_bounded_concurrency(void **state)
 	/* serially 200 x 20 ms = 4 s; concurrently far less even on a busy machine */
 	assert_true(took < 3000);
 	agent_calls_free(calls, N);
+	agent_client_close(&cl);
 }
 
 static void errors_per_call(void **state)
@@ -232,6 +233,7 @@ static void errors_per_call(void **state)
 	assert_true(agent_call_ok(&calls[4]));
 	for (int i = 0; i < 5; i++)
 		agent_call_clear(&calls[i]);
+	agent_client_close(&cl);
 }
 
 static void empty_batch(void **state)
@@ -274,6 +276,7 @@ static void unanswered_apply_is_found_and_reverted(void **state)
 	assert_string_equal(json_object_get_string(v), "f-aaaaaa");
 	fault_set_free(&set);
 	report_free(&rep);
+	agent_client_close(&cl);
 }
 
 int main(void)

@@ -518,7 +518,7 @@ int run_experiment(const struct experiment *e, const struct run_opts *o)
 	goto finish;
 
 finish_no_faults:
-	run_rollbacks(e, &rep, quiet);
+	/* nothing was injected, so there is nothing for the rollbacks to undo */
 finish:;
 	int code = aborted ? EXIT_ABORTED : deviated ? EXIT_DEVIATED : EXIT_HELD;
 	const char *verdict = aborted ? "aborted" : deviated ? "deviated" : "held";

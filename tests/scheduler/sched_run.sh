@@ -63,6 +63,9 @@ ck_expect_eq "unsteady: exit 2" 2 "$RC"
 ck_expect_eq "unsteady: journal verdict" "aborted 2" "$(sch_json "$CK_TMP/unsteady.json" 'j["verdict"], j["exit_code"]' | tr -d "(),'")"
 ck_expect_eq "unsteady: nothing was applied" 0 \
 	"$(sch_json "$CK_TMP/unsteady.json" 'len([e for e in j["events"] if e["type"].startswith("fault")])')"
+ck_expect_eq "unsteady: no rollback ran (nothing to undo)" 0 \
+	"$(sch_json "$CK_TMP/unsteady.json" 'len([e for e in j["events"] if e["type"] == "rollback"])')"
+ck_check "unsteady: the JUnit report shows the failed before-check" grep -q '<failure message="connect to 10.201.1.2:9' "$CK_TMP/unsteady.xml"
 for i in 1 2 3; do ck_expect_eq "unsteady: no fault on h$i" 0 "$(sch_faults "$i")"; done
 
 # invalid: exit 3 with file:line, nothing applied, no journal.

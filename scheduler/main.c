@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,11 +45,15 @@ static const char usage_text[] =
 	"  2  aborted, or an agent failed or could not be reached (everything applied was reverted)\n"
 	"  3  invalid input: bad file, option or argument (nothing was applied)\n";
 
-static int usage_error(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fprintf(stderr, "chaos: ");
-	fprintf(stderr, fmt, arg);
+	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\nrun 'chaos --help' for usage\n");
+	va_end(ap);
 	return EXIT_INVALID;
 }
 

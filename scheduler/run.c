@@ -129,7 +129,6 @@ size_t faults_apply(struct agent_client *cl, const struct inventory *inv, const 
 	uint64_t sent = mono_ms();
 	agent_batch(cl, calls, n_hosts);
 	size_t failures = 0;
-	char until[32];
 	for (size_t i = 0; i < n_hosts; i++) {
 		const struct host *h = &inv->hosts[hosts[i]];
 		struct agent_call *c = &calls[i];
@@ -189,7 +188,6 @@ size_t faults_apply(struct agent_client *cl, const struct inventory *inv, const 
 		}
 		double end_s = (double)(f->expires_mono_ms - rep->start_mono_ms) / 1000.0;
 		progress(rep, quiet, "applied %s on %s (%s), until +%.1fs", req->kind, h->name, id, end_s);
-		(void)until;
 	}
 	agent_calls_free(calls, n_hosts);
 	return failures;

@@ -26,10 +26,14 @@
 #define REDIRECT 7       /* TC_ACT_REDIRECT: tcx egress drop (to ifindex 0) */
 #define CONTROL_PORT 7070
 
+/* Two bytes of padding in a 4-aligned struct put the IP header after the 14-byte
+ * Ethernet header on a 4-byte boundary, as the kernel's NET_IP_ALIGN does; UBSan
+ * rejects the header stores otherwise. */
 struct frame {
+	uint8_t pad[2];
 	uint8_t buf[128];
 	uint32_t len;
-};
+} __attribute__((aligned(4)));
 
 static void eth(struct frame *f, uint16_t proto)
 {

@@ -34,6 +34,12 @@ ck_require_root() {
 	command -v ip >/dev/null || ck_skip "iproute2 (ip) is not installed"
 }
 
+# ck_require_tools TOOL...: skips (77) naming the first tool that is not installed.
+ck_require_tools() {
+	local t
+	for t in "$@"; do command -v "$t" >/dev/null || ck_skip "$t is not installed"; done
+}
+
 # Runs on exit in reverse order of registration.
 ck_on_exit() { CK_CLEANUPS+=("$*"); }
 ck__run_cleanups() {

@@ -6,8 +6,7 @@
 source "$CK_TESTS_LIB"
 source "$(dirname "$0")/agent_lib.sh"
 ck_require_root
-command -v curl >/dev/null || ck_skip "curl is not installed"
-command -v ping >/dev/null || ck_skip "ping (iputils-ping) is not installed"
+ck_require_tools curl ping
 [ -x "$CK_AGENT" ] || ck_skip "chaos-agent is not built"
 ck_init ckt-agt-crash
 

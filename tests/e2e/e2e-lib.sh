@@ -102,8 +102,11 @@ e2e_check_lab_gone() {
 	ck_expect_eq "no agent or demo service of the lab runs any more" "" "$left"
 }
 
-# The lab's processes (agents and demo services) from its pid files.
-e2e_lab_pids() { cat "$LAB_DIR"/h*/agent.pid "$LAB_DIR"/h*/demo.pid 2>/dev/null | tr '\n' ' '; }
+# The lab's processes (agents, talk and login services, Prometheus) from its pid files.
+e2e_lab_pids() {
+	cat "$LAB_DIR"/h*/agent.pid "$LAB_DIR"/h*/demo.pid "$LAB_DIR"/h*/login.pid "$LAB_DIR"/prometheus/prometheus.pid \
+		2>/dev/null | tr '\n' ' ' || true # not every lab runs Prometheus
+}
 
 # Anything in the root namespace that looks like the lab's (its prefix, 10.77.0.0/24, fd77::/64):
 # the lab must leave no trace there.

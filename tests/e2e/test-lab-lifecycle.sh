@@ -27,6 +27,14 @@ for i in 1 2 3; do
 		bash -c "ip -n $LAB_PREFIX-h$i addr show dev eth0 | grep -q 'inet 10.77.0.1$i/24' &&
 			 ip -n $LAB_PREFIX-h$i addr show dev eth0 | grep -q 'inet6 fd77::1$i/64'"
 done
+ck_expect_eq "h2's talk service answers /talk" "talk from h2" "$(e2e_curl_ctl http://10.77.0.12:8080/talk || true)"
+ck_expect_eq "the login service on h1 (dc1) answers /verify on :8081" "verified by h1" \
+	"$(e2e_curl_ctl http://10.77.0.11:8081/verify || true)"
+ck_expect_eq "h3's /send asks login on h1 and succeeds" "sent by h3" "$(e2e_curl_ctl http://10.77.0.13:8080/send || true)"
+ck_check "no login service on h2 (login lives in dc1 only)" bash -c "! ip netns exec $LAB_CTL curl -sf --max-time 2 http://10.77.0.12:8081/health"
+ck_check "the talk service's /metrics counts the /send it answered" \
+	bash -c "ip netns exec $LAB_CTL curl -sf --max-time 2 http://10.77.0.13:8080/metrics |
+		grep -qx 'chaos_demo_requests_total{service=\"talk\",path=\"/send\",code=\"200\"} 1'"
 ck_expect_eq "hosts reach each other across the bridge (h1 -> h3)" "hello from h3" \
 	"$(ip netns exec "$LAB_PREFIX-h1" curl -sf --max-time 2 http://10.77.0.13:8080/ || true)"
 ck_check "without a client certificate the agent's TLS port serves nothing" \
@@ -38,7 +46,7 @@ ck_expect_eq "the inventory lists h1..h3 with dc1..dc3 round robin" \
 
 # --- down, twice
 pids=$(e2e_lab_pids)
-ck_expect_eq "6 lab processes have pid files" 6 "$(echo "$pids" | wc -w)"
+ck_expect_eq "7 lab processes have pid files (3 agents, 3 talk services, login)" 7 "$(echo "$pids" | wc -w)"
 ck_check "lab.sh down succeeds" "$CK_LAB" down --prefix "$LAB_PREFIX" --dir "$LAB_DIR"
 e2e_check_lab_gone "$pids"
 ck_check "lab.sh down again (nothing there) succeeds" "$CK_LAB" down --prefix "$LAB_PREFIX" --dir "$LAB_DIR"

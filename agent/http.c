@@ -224,7 +224,11 @@ static int clear_stale_socket(const char *path, const struct sockaddr_un *addr)
 
 static int start_daemon(struct http_listener *l, int fd)
 {
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* poll, not epoll (what AUTO picks): with epoll, libmicrohttpd 0.9.75 spins at
+	 * full CPU on a TLS connection whose record arrived only in part (6 bytes of a
+	 * ClientHello are enough), so 64 handshakes at once starved a host running many
+	 * agents and timed out. poll waits for the rest of the record. */
+	unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem tls_opts[] = {
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, l->tls.key },
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, l->tls.cert },

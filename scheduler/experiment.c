@@ -1,8 +1,11 @@
 #include "scheduler/experiment.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <libgen.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +256,9 @@ static void host_free(struct host *h)
 	}
 	free(h->label_keys);
 	free(h->label_values);
+	for (size_t j = 0; j < h->n_addresses; j++)
+		free(h->addresses[j]);
+	free(h->addresses);
 }
 
 void inventory_free(struct inventory *inv)
@@ -342,10 +348,72 @@ static void load_tls(struct ctx *c, const config_setting_t *tls, struct inventor
 	inv->has_tls = all;
 }
 
+static bool is_ip_literal(const char *text)
+{
+	unsigned char buf[16];
+	return inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1;
+}
+
+static int add_address(struct host *h, const char *addr)
+{
+	char **grown = realloc(h->addresses, (h->n_addresses + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	h->addresses = grown;
+	grown[h->n_addresses] = strdup(addr);
+	if (!grown[h->n_addresses])
+		return -ENOMEM;
+	h->n_addresses++;
+	return 0;
+}
+
+static bool load_addresses(struct ctx *c, const config_setting_t *as, struct host *h)
+{
+	if (!config_setting_is_array(as) && !config_setting_is_list(as)) {
+		PROBLEM(c, as, "host '%s': addresses must be an array of IP addresses [\"10.0.0.1\", \"fd00::1\"], not %s",
+			h->name ? h->name : "?", type_name(as));
+		return false;
+	}
+	bool ok = true;
+	if (config_setting_length(as) == 0) {
+		PROBLEM(c, as, "host '%s': empty addresses list (leave it out to use the agent's address)",
+			h->name ? h->name : "?");
+		ok = false;
+	}
+	for (int i = 0; i < config_setting_length(as); i++) {
+		const config_setting_t *el = config_setting_get_elem(as, (unsigned)i);
+		const char *v = config_setting_get_string(el);
+		if (!v) {
+			PROBLEM(c, el, "host '%s': addresses must be strings, not %s", h->name ? h->name : "?", type_name(el));
+			ok = false;
+		} else if (!is_ip_literal(v)) {
+			PROBLEM(c, el, "host '%s': \"%s\" is not an IPv4 or IPv6 address", h->name ? h->name : "?", v);
+			ok = false;
+		} else if (add_address(h, v)) {
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* "https://10.0.0.1:7070" -> "10.0.0.1", "https://[fd00::1]:7070" -> "fd00::1"; names give nothing */
+static int default_address(struct host *h)
+{
+	if (strncmp(h->agent, "https://", 8) != 0)
+		return 0;
+	char host[256];
+	uint16_t port;
+	char buf[300];
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(h->agent + 8, "/"), h->agent + 8);
+	if (host_port_split(buf, host, sizeof(host), &port) || !is_ip_literal(host))
+		return 0;
+	return add_address(h, host);
+}
+
 static void load_host(struct ctx *c, const config_setting_t *hs, struct inventory *inv,
 		      bool *needs_tls, const config_setting_t **first_https)
 {
-	static const char *const keys[] = { "name", "agent", "labels", NULL };
+	static const char *const keys[] = { "name", "agent", "labels", "addresses", NULL };
 	if (!expect_group(c, hs))
 		return;
 	check_keys(c, hs, keys);
@@ -405,6 +473,11 @@ static void load_host(struct ctx *c, const config_setting_t *hs, struct inventor
 	}
 	if (ok && !has_name_label && add_label(&h, "name", h.name))
 		ok = false;
+	const config_setting_t *as = config_setting_get_member(hs, "addresses");
+	if (as)
+		ok &= load_addresses(c, as, &h);
+	else if (ok && default_address(&h))
+		ok = false;
 	if (!ok) {
 		host_free(&h);
 		return;
@@ -418,30 +491,60 @@ static void load_host(struct ctx *c, const config_setting_t *hs, struct inventor
 	inv->hosts[inv->n_hosts++] = h;
 }
 
+/* What the https-needs-tls check needs once every part of an inventory is read. */
+struct tls_need {
+	bool needed;
+	bool given;
+	char file[PATH_MAX];
+	int line;
+};
+
+static void load_hosts_and_tls(struct ctx *c, const config_setting_t *g, struct inventory *inv,
+			       struct tls_need *need)
+{
+	const config_setting_t *tls = config_setting_get_member(g, "tls");
+	if (tls && need->given) {
+		PROBLEM(c, tls, "a second 'tls' group: the inventory has one client certificate");
+	} else if (tls) {
+		need->given = true;
+		load_tls(c, tls, inv);
+	}
+	const config_setting_t *hosts = member(c, g, "hosts", true);
+	if (!hosts)
+		return;
+	if (!config_setting_is_list(hosts)) {
+		PROBLEM(c, hosts, "'hosts' must be a list ( {...}, ... ), not %s", type_name(hosts));
+		return;
+	}
+	if (config_setting_length(hosts) == 0)
+		PROBLEM(c, hosts, "'hosts' is empty");
+	bool needs_tls = false;
+	const config_setting_t *first_https = NULL;
+	for (int i = 0; i < config_setting_length(hosts); i++)
+		load_host(c, config_setting_get_elem(hosts, (unsigned)i), inv, &needs_tls, &first_https);
+	if (needs_tls && !need->needed) {
+		need->needed = true;
+		setting_file(c, first_https, need->file, sizeof(need->file));
+		need->line = config_setting_source_line(first_https);
+	}
+}
+
+static void check_tls_need(struct ctx *c, const struct tls_need *need)
+{
+	if (need->needed && !need->given)
+		diags_add(c->d, need->file, need->line,
+			  "https agents need 'inventory.tls = { ca; cert; key; }' (client certificate)");
+}
+
 static void load_inventory_group(struct ctx *c, const config_setting_t *g, struct inventory *inv)
 {
 	static const char *const keys[] = { "tls", "hosts", NULL };
 	if (!expect_group(c, g))
 		return;
 	check_keys(c, g, keys);
-	const config_setting_t *tls = config_setting_get_member(g, "tls");
-	if (tls)
-		load_tls(c, tls, inv);
-	const config_setting_t *hosts = member(c, g, "hosts", true);
-	if (!hosts)
-		return;
-	if (!config_setting_is_list(hosts)) {
-		PROBLEM(c, hosts, "'inventory.hosts' must be a list ( {...}, ... ), not %s", type_name(hosts));
-		return;
-	}
-	if (config_setting_length(hosts) == 0)
-		PROBLEM(c, hosts, "'inventory.hosts' is empty");
-	bool needs_tls = false;
-	const config_setting_t *first_https = NULL;
-	for (int i = 0; i < config_setting_length(hosts); i++)
-		load_host(c, config_setting_get_elem(hosts, (unsigned)i), inv, &needs_tls, &first_https);
-	if (needs_tls && !tls)
-		PROBLEM(c, first_https, "https agents need 'inventory.tls = { ca; cert; key; }' (client certificate)");
+	struct tls_need need = { 0 };
+	load_hosts_and_tls(c, g, inv, &need);
+	check_tls_need(c, &need);
 }
 
 static int read_config(config_t *cfg, const char *path, struct diags *d)
@@ -472,8 +575,76 @@ static int read_config(config_t *cfg, const char *path, struct diags *d)
 	return 0;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every *.cfg of `dir`, sorted, each with top-level `hosts = (...)` and maybe `tls`. */
+static void load_inventory_dir(struct diags *d, const char *dir, struct inventory *inv)
+{
+	DIR *dh = opendir(dir);
+	if (!dh) {
+		diags_add(d, dir, 0, "cannot read the inventory directory: %s", strerror(errno));
+		return;
+	}
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".cfg") != 0)
+			continue;
+		char **grown = realloc(names, (n + 1) * sizeof(*grown));
+		if (!grown)
+			break;
+		names = grown;
+		if (asprintf(&names[n], "%s/%s", dir, de->d_name) < 0)
+			break;
+		n++;
+	}
+	closedir(dh);
+	if (n == 0)
+		diags_add(d, dir, 0, "the inventory directory holds no *.cfg file");
+	qsort(names, n, sizeof(*names), cmp_names);
+	struct tls_need need = { 0 };
+	struct ctx first = { .d = d, .file = dir };
+	static const char *const keys[] = { "tls", "hosts", NULL };
+	for (size_t i = 0; i < n; i++) {
+		config_t cfg;
+		if (read_config(&cfg, names[i], d) == 0) {
+			struct ctx c = { .d = d, .file = names[i], .include_dir = file_dir(names[i]) };
+			const config_setting_t *root = config_root_setting(&cfg);
+			check_keys(&c, root, keys);
+			load_hosts_and_tls(&c, root, inv, &need);
+			free(c.include_dir);
+		}
+		config_destroy(&cfg);
+		free(names[i]);
+	}
+	free(names);
+	check_tls_need(&first, &need);
+}
+
+static bool is_directory(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int inventory_load(const char *path, struct inventory *out, struct diags *d)
 {
+	if (is_directory(path)) {
+		size_t before = d->count;
+		struct inventory inv = { 0 };
+		load_inventory_dir(d, path, &inv);
+		if (d->count > before) {
+			inventory_free(&inv);
+			return -EINVAL;
+		}
+		*out = inv;
+		return 0;
+	}
 	config_t cfg;
 	size_t before = d->count;
 	int r = read_config(&cfg, path, d);
@@ -717,7 +888,11 @@ static void load_targets(struct ctx *c, const config_setting_t *g, struct experi
 static void free_probe(struct probe *p)
 {
 	free(p->name);
-	free(p->url);
+	for (size_t i = 0; i < p->n_urls; i++)
+		free(p->urls[i]);
+	free(p->urls);
+	free(p->prom_url);
+	free(p->query);
 	free(p->statuses);
 	free(p->address);
 	free(p->run);
@@ -743,14 +918,41 @@ static void compile_regex(struct ctx *c, const config_setting_t *g, const char *
 
 static void load_http(struct ctx *c, const config_setting_t *g, struct probe *p)
 {
-	static const char *const keys[] = { "url", "status", "body", "max_latency", "timeout", NULL };
+	static const char *const keys[] = { "url", "urls", "status", "body", "max_latency", "timeout", NULL };
 	if (!expect_group(c, g))
 		return;
 	check_keys(c, g, keys);
-	if (get_string(c, g, "url", true, &p->url) == 0 && strncmp(p->url, "http://", 7) != 0 &&
-	    strncmp(p->url, "https://", 8) != 0)
-		PROBLEM(c, config_setting_get_member(g, "url"), "probe '%s': url \"%s\" must start with http:// or https://",
-			p->name ? p->name : "?", p->url);
+	const config_setting_t *one = config_setting_get_member(g, "url");
+	const config_setting_t *many = config_setting_get_member(g, "urls");
+	if (one && many) {
+		PROBLEM(c, many, "probe '%s': give url or urls, not both", p->name ? p->name : "?");
+	} else if (!one && !many) {
+		PROBLEM(c, g, "probe '%s': missing required key 'url' (or 'urls' for client-side failover)",
+			p->name ? p->name : "?");
+	} else if (many && !config_setting_is_array(many) && !config_setting_is_list(many)) {
+		PROBLEM(c, many, "probe '%s': urls must be an array of URLs [\"http://a\", \"http://b\"], not %s",
+			p->name ? p->name : "?", type_name(many));
+	} else {
+		int n = many ? config_setting_length(many) : 1;
+		if (n == 0)
+			PROBLEM(c, many, "probe '%s': urls is empty", p->name ? p->name : "?");
+		p->urls = calloc((size_t)n + 1, sizeof(*p->urls));
+		for (int i = 0; p->urls && i < n; i++) {
+			const config_setting_t *el = many ? config_setting_get_elem(many, (unsigned)i) : one;
+			const char *v = config_setting_get_string(el);
+			if (!v) {
+				PROBLEM(c, el, "probe '%s': a url must be a string, not %s", p->name ? p->name : "?",
+					type_name(el));
+				continue;
+			}
+			if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+				PROBLEM(c, el, "probe '%s': url \"%s\" must start with http:// or https://",
+					p->name ? p->name : "?", v);
+			p->urls[p->n_urls++] = strdup(v);
+		}
+		if (p->n_urls && p->urls[0])
+			p->url = p->urls[0];
+	}
 	const config_setting_t *st = config_setting_get_member(g, "status");
 	if (st) {
 		int t = config_setting_type(st);
@@ -818,13 +1020,83 @@ static void load_command(struct ctx *c, const config_setting_t *g, struct probe 
 		PROBLEM(c, config_setting_get_member(g, "timeout"), "a timeout of 0 would never let the command run");
 }
 
-static void load_probe(struct ctx *c, const config_setting_t *ps, struct probe *p, struct probe *earlier,
-		       size_t n_earlier)
+/* A tolerance value: integer or float. */
+static bool get_number(struct ctx *c, const config_setting_t *g, const char *key, const char *probe, double *out)
 {
-	static const char *const keys[] = { "name", "http", "tcp", "command", NULL };
+	const config_setting_t *m = config_setting_get_member(g, key);
+	if (!m)
+		return false;
+	int t = config_setting_type(m);
+	if (t == CONFIG_TYPE_FLOAT) {
+		*out = config_setting_get_float(m);
+	} else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+		*out = (double)config_setting_get_int64(m);
+	} else {
+		PROBLEM(c, m, "probe '%s': %s must be a number, not %s", probe, key, type_name(m));
+		return false;
+	}
+	return true;
+}
+
+static void load_prometheus(struct ctx *c, const config_setting_t *g, struct probe *p)
+{
+	static const char *const keys[] = { "url", "query", "below", "above", "equals", "within", "timeout", NULL };
+	if (!expect_group(c, g))
+		return;
+	check_keys(c, g, keys);
+	const char *name = p->name ? p->name : "?";
+	if (get_string(c, g, "url", true, &p->prom_url) == 0 && strncmp(p->prom_url, "http://", 7) != 0 &&
+	    strncmp(p->prom_url, "https://", 8) != 0)
+		PROBLEM(c, config_setting_get_member(g, "url"),
+			"probe '%s': url \"%s\" must start with http:// or https:// (the Prometheus server, e.g. "
+			"\"http://10.77.0.1:9090\")", name, p->prom_url);
+	if (get_string(c, g, "query", true, &p->query) == 0 && !p->query[0])
+		PROBLEM(c, config_setting_get_member(g, "query"), "probe '%s': the query is empty", name);
+	p->has_below = get_number(c, g, "below", name, &p->below);
+	p->has_above = get_number(c, g, "above", name, &p->above);
+	p->has_equals = get_number(c, g, "equals", name, &p->equals);
+	bool has_within = get_number(c, g, "within", name, &p->within);
+	if (p->has_equals && (p->has_below || p->has_above))
+		PROBLEM(c, config_setting_get_member(g, "equals"),
+			"probe '%s': give equals (with an optional within) or below/above, not both", name);
+	else if (!p->has_equals && !p->has_below && !p->has_above && config_setting_get_member(g, "query"))
+		PROBLEM(c, g, "probe '%s': no tolerance: give below, above, both, or equals (with within)", name);
+	if (config_setting_get_member(g, "within") && !config_setting_get_member(g, "equals"))
+		PROBLEM(c, config_setting_get_member(g, "within"), "probe '%s': within only goes with equals", name);
+	else if (has_within && p->within < 0)
+		PROBLEM(c, config_setting_get_member(g, "within"), "probe '%s': within = %g is negative", name, p->within);
+	if (p->has_below && p->has_above && p->above >= p->below)
+		PROBLEM(c, config_setting_get_member(g, "below"),
+			"probe '%s': above = %g and below = %g leave no value that passes", name, p->above, p->below);
+	if (get_duration(c, g, "timeout", false, &p->timeout_ms) == -ENOENT)
+		p->timeout_ms = DEFAULT_PROBE_TIMEOUT_MS;
+}
+
+enum probe_place { PLACE_STEADY_STATE, PLACE_ABORT };
+
+static void load_probe(struct ctx *c, const config_setting_t *ps, struct probe *p, struct probe *earlier,
+		       size_t n_earlier, enum probe_place place)
+{
+	static const char *const steady_keys[] = { "name", "http", "tcp", "command", "prometheus", "expect", NULL };
+	static const char *const abort_keys[] = { "name", "http", "tcp", "command", "prometheus", "every", NULL };
 	if (!expect_group(c, ps))
 		return;
-	check_keys(c, ps, keys);
+	check_keys(c, ps, place == PLACE_ABORT ? abort_keys : steady_keys);
+	if (place == PLACE_ABORT) {
+		if (get_duration(c, ps, "every", true, &p->every_ms) == 0 && p->every_ms < 100)
+			PROBLEM(c, config_setting_get_member(ps, "every"),
+				"abort condition: every must be at least 100ms");
+	} else {
+		char *expect = NULL;
+		if (get_string(c, ps, "expect", false, &expect) == 0) {
+			if (strcmp(expect, "deviate") == 0)
+				p->expect = EXPECT_DEVIATE;
+			else if (strcmp(expect, "ok") != 0)
+				PROBLEM(c, config_setting_get_member(ps, "expect"),
+					"expect = \"%s\": expected \"ok\" (default) or \"deviate\"", expect);
+		}
+		free(expect);
+	}
 	if (get_string(c, ps, "name", true, &p->name) == 0) {
 		if (!p->name[0])
 			PROBLEM(c, ps, "probe name must not be empty");
@@ -835,10 +1107,16 @@ static void load_probe(struct ctx *c, const config_setting_t *ps, struct probe *
 	const config_setting_t *http = config_setting_get_member(ps, "http");
 	const config_setting_t *tcp = config_setting_get_member(ps, "tcp");
 	const config_setting_t *cmd = config_setting_get_member(ps, "command");
-	int kinds = !!http + !!tcp + !!cmd;
+	const config_setting_t *prom = config_setting_get_member(ps, "prometheus");
+	int kinds = !!http + !!tcp + !!cmd + !!prom;
 	if (kinds != 1) {
-		PROBLEM(c, ps, "probe '%s': give exactly one of http, tcp, command (found %d)",
+		PROBLEM(c, ps, "probe '%s': give exactly one of http, tcp, command, prometheus (found %d)",
 			p->name ? p->name : "?", kinds);
+		return;
+	}
+	if (prom) {
+		p->type = PROBE_PROMETHEUS;
+		load_prometheus(c, prom, p);
 		return;
 	}
 	if (http) {
@@ -855,10 +1133,15 @@ static void load_probe(struct ctx *c, const config_setting_t *ps, struct probe *
 
 static void load_steady_state(struct ctx *c, const config_setting_t *g, struct experiment *e)
 {
-	static const char *const keys[] = { "probes", NULL };
+	static const char *const keys[] = { "probes", "sample_every", "recovery_window", NULL };
 	if (!expect_group(c, g))
 		return;
 	check_keys(c, g, keys);
+	if (get_duration(c, g, "sample_every", false, &e->sample_every_ms) == 0 && e->sample_every_ms < 100) {
+		PROBLEM(c, config_setting_get_member(g, "sample_every"), "sample_every must be at least 100ms");
+		e->sample_every_ms = DEFAULT_SAMPLE_EVERY_MS;
+	}
+	get_duration(c, g, "recovery_window", false, &e->recovery_window_ms);
 	const config_setting_t *list = member(c, g, "probes", true);
 	if (!list)
 		return;
@@ -871,8 +1154,25 @@ static void load_steady_state(struct ctx *c, const config_setting_t *g, struct e
 	if (!e->probes)
 		return;
 	for (int i = 0; i < n; i++) {
-		load_probe(c, config_setting_get_elem(list, (unsigned)i), &e->probes[i], e->probes, (size_t)i);
+		load_probe(c, config_setting_get_elem(list, (unsigned)i), &e->probes[i], e->probes, (size_t)i,
+			   PLACE_STEADY_STATE);
 		e->n_probes++;
+	}
+}
+
+static void load_aborts(struct ctx *c, const config_setting_t *list, struct experiment *e)
+{
+	if (!config_setting_is_list(list)) {
+		PROBLEM(c, list, "'abort_conditions' must be a list ( {...}, ... ), not %s", type_name(list));
+		return;
+	}
+	int n = config_setting_length(list);
+	e->aborts = calloc((size_t)n + 1, sizeof(*e->aborts));
+	if (!e->aborts)
+		return;
+	for (int i = 0; i < n; i++) {
+		load_probe(c, config_setting_get_elem(list, (unsigned)i), &e->aborts[i], e->aborts, (size_t)i, PLACE_ABORT);
+		e->n_aborts++;
 	}
 }
 
@@ -912,6 +1212,7 @@ static void free_step(struct step *s)
 	free(s->kind);
 	json_object_put(s->params);
 	json_object_put(s->params_full);
+	json_object_put(s->params_b);
 	free(s->probes);
 }
 
@@ -976,6 +1277,106 @@ static void load_fault_step(struct ctx *c, const config_setting_t *ss, struct st
 		PROBLEM(c, config_setting_get_member(ss, "duration"), "a fault needs a duration above 0");
 }
 
+static size_t target_index(const struct experiment *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_targets; i++)
+		if (e->targets[i].name && strcmp(e->targets[i].name, name) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+/* {direction = "both"; match = { peers = [every address of `other`'s hosts] }} */
+static struct json_object *partition_params(const struct experiment *e, const struct target *other)
+{
+	struct json_object *params = json_object_new_object();
+	struct json_object *match = json_object_new_object();
+	struct json_object *peers = json_object_new_array();
+	if (!params || !match || !peers) {
+		json_object_put(params);
+		json_object_put(match);
+		json_object_put(peers);
+		return NULL;
+	}
+	for (size_t i = 0; i < other->n_chosen; i++) {
+		const struct host *h = &e->inv.hosts[other->chosen[i]];
+		for (size_t j = 0; j < h->n_addresses; j++)
+			json_object_array_add(peers, json_object_new_string(h->addresses[j]));
+	}
+	json_object_object_add(match, "peers", peers);
+	json_object_object_add(params, "direction", json_object_new_string("both"));
+	json_object_object_add(params, "match", match);
+	return params;
+}
+
+static void load_partition_step(struct ctx *c, const config_setting_t *ss, struct step *s, struct experiment *e)
+{
+	static const char *const keys[] = { "partition", "duration", NULL };
+	check_keys(c, ss, keys);
+	s->type = STEP_PARTITION;
+	s->target = s->target_b = SIZE_MAX;
+	s->kind = strdup("blackhole");
+	if (get_duration(c, ss, "duration", true, &s->duration_ms) == 0 && s->duration_ms == 0)
+		PROBLEM(c, config_setting_get_member(ss, "duration"), "a partition needs a duration above 0");
+	const config_setting_t *ps = config_setting_get_member(ss, "partition");
+	if ((!config_setting_is_array(ps) && !config_setting_is_list(ps)) || config_setting_length(ps) != 2) {
+		PROBLEM(c, ps, "'partition' must name two targets, [\"side_a\", \"side_b\"]");
+		return;
+	}
+	size_t *sides[2] = { &s->target, &s->target_b };
+	for (unsigned i = 0; i < 2; i++) {
+		const config_setting_t *el = config_setting_get_elem(ps, i);
+		const char *name = config_setting_get_string(el);
+		if (!name) {
+			PROBLEM(c, el, "partition sides must be target names (strings), not %s", type_name(el));
+			continue;
+		}
+		*sides[i] = target_index(e, name);
+		if (*sides[i] == SIZE_MAX)
+			PROBLEM(c, el, "target \"%s\" is not defined in 'targets'", name);
+	}
+	if (s->target == SIZE_MAX || s->target_b == SIZE_MAX)
+		return;
+	const struct target *a = &e->targets[s->target], *b = &e->targets[s->target_b];
+	if (s->target == s->target_b) {
+		PROBLEM(c, ps, "partition: both sides are target '%s'", a->name);
+		return;
+	}
+	if (!a->chosen || !b->chosen)
+		return; /* not resolved (no inventory, or the target has its own problem) */
+	for (size_t i = 0; i < a->n_chosen; i++)
+		for (size_t j = 0; j < b->n_chosen; j++)
+			if (a->chosen[i] == b->chosen[j])
+				PROBLEM(c, ps, "partition: host %s is on both sides ('%s' and '%s')",
+					e->inv.hosts[a->chosen[i]].name, a->name, b->name);
+	const struct target *both[2] = { a, b };
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < both[k]->n_chosen; i++) {
+			const struct host *h = &e->inv.hosts[both[k]->chosen[i]];
+			if (h->n_addresses == 0)
+				PROBLEM(c, ps, "partition: host %s has no addresses (give addresses = [...] in the "
+					"inventory; its agent \"%s\" is no IP address)", h->name, h->agent);
+		}
+	s->params = partition_params(e, b);
+	s->params_b = partition_params(e, a);
+	/* the agent's own parser judges the built params, as it would on apply */
+	const struct fault_kind *kind = fault_kind_find("blackhole");
+	struct json_object *each[2] = { s->params, s->params_b };
+	for (int k = 0; kind && k < 2; k++) {
+		void *spec = NULL;
+		struct fault_error err = { 0 };
+		if (!each[k])
+			continue;
+		if (kind->parse(each[k], &spec, &err)) {
+			PROBLEM(c, ps, "partition: the blackhole it builds is refused: %s: %s", err.key, err.msg);
+			continue;
+		}
+		if (k == 0 && kind->spec_to_json)
+			s->params_full = kind->spec_to_json(spec);
+		if (kind->spec_free)
+			kind->spec_free(spec);
+	}
+}
+
 static void load_check_step(struct ctx *c, const config_setting_t *ss, struct step *s, struct experiment *e)
 {
 	static const char *const keys[] = { "check", NULL };
@@ -1034,11 +1435,14 @@ static void load_method(struct ctx *c, const config_setting_t *list, struct expe
 		bool f = config_setting_get_member(ss, "fault");
 		bool w = config_setting_get_member(ss, "wait");
 		bool k = config_setting_get_member(ss, "check");
-		if (f + w + k != 1) {
-			PROBLEM(c, ss, "method step %d: give exactly one of 'fault', 'wait', 'check'", i + 1);
+		bool pt = config_setting_get_member(ss, "partition");
+		if (f + w + k + pt != 1) {
+			PROBLEM(c, ss, "method step %d: give exactly one of 'fault', 'partition', 'wait', 'check'", i + 1);
 			continue;
 		}
-		if (f) {
+		if (pt) {
+			load_partition_step(c, ss, s, e);
+		} else if (f) {
 			load_fault_step(c, ss, s, e);
 		} else if (w) {
 			static const char *const keys[] = { "wait", NULL };
@@ -1051,6 +1455,86 @@ static void load_method(struct ctx *c, const config_setting_t *list, struct expe
 	}
 }
 
+/* matrix = { domains = ( { name; select; }, ... ); fault; duration; params; recovery_wait; } */
+static void load_matrix(struct ctx *c, const config_setting_t *g, struct experiment *e, bool have_inv)
+{
+	static const char *const keys[] = { "domains", "fault", "duration", "params", "recovery_wait", NULL };
+	static const char *const domain_keys[] = { "name", "select", NULL };
+	if (!expect_group(c, g))
+		return;
+	check_keys(c, g, keys);
+	e->is_matrix = true;
+	get_duration(c, g, "recovery_wait", false, &e->recovery_wait_ms);
+	struct step proto = { .type = STEP_FAULT, .target = 0 };
+	const struct fault_kind *kind = NULL;
+	if (get_string(c, g, "fault", true, &proto.kind) == 0) {
+		kind = fault_kind_find(proto.kind);
+		if (!kind)
+			PROBLEM(c, config_setting_get_member(g, "fault"), "unknown fault kind \"%s\"", proto.kind);
+	}
+	if (get_duration(c, g, "duration", true, &proto.duration_ms) == 0 && proto.duration_ms == 0)
+		PROBLEM(c, config_setting_get_member(g, "duration"), "a fault needs a duration above 0");
+	if (kind)
+		validate_params(c, g, &proto, kind);
+	const config_setting_t *list = member(c, g, "domains", true);
+	if (list && !config_setting_is_list(list)) {
+		PROBLEM(c, list, "'matrix.domains' must be a list ( { name = \"dc1\"; select = \"dc = dc1\"; }, ... ), not %s",
+			type_name(list));
+		list = NULL;
+	}
+	int n = list ? config_setting_length(list) : 0;
+	if (list && n == 0)
+		PROBLEM(c, list, "'matrix.domains' is empty");
+	e->targets = calloc((size_t)n + 1, sizeof(*e->targets));
+	e->steps = calloc((size_t)n + 1, sizeof(*e->steps));
+	if (!e->targets || !e->steps) {
+		free_step(&proto);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *ds = config_setting_get_elem(list, (unsigned)i);
+		struct target *t = &e->targets[e->n_targets++];
+		struct step *s = &e->steps[e->n_steps++];
+		char file[PATH_MAX];
+		setting_file(c, ds, file, sizeof(file));
+		*s = proto;
+		s->file = strdup(file);
+		s->line = config_setting_source_line(ds);
+		s->kind = proto.kind ? strdup(proto.kind) : NULL;
+		s->params = proto.params ? json_object_get(proto.params) : NULL;
+		s->params_full = proto.params_full ? json_object_get(proto.params_full) : NULL;
+		if (!expect_group(c, ds))
+			continue;
+		check_keys(c, ds, domain_keys);
+		if (get_string(c, ds, "name", true, &t->name) == 0) {
+			for (int j = 0; j < i; j++)
+				if (e->targets[j].name && strcmp(e->targets[j].name, t->name) == 0)
+					PROBLEM(c, ds, "duplicate domain name \"%s\"", t->name);
+		}
+		if (get_string(c, ds, "select", true, &t->select_text))
+			continue;
+		char err[400];
+		if (selector_parse(t->select_text, &t->sel, err, sizeof(err))) {
+			PROBLEM(c, config_setting_get_member(ds, "select"), "domain '%s': %s", t->name ? t->name : "?", err);
+			continue;
+		}
+		if (have_inv && t->name)
+			resolve_target(c, ds, t, &e->inv);
+	}
+	free_step(&proto);
+}
+
+void matrix_domain_view(const struct experiment *e, size_t i, struct experiment *view)
+{
+	*view = *e;
+	view->is_matrix = false;
+	view->targets = &e->targets[i];
+	view->n_targets = 1;
+	view->steps = &e->steps[i];
+	view->n_steps = 1;
+	view->total_ms = e->steps[i].duration_ms;
+}
+
 static void plan_offsets(struct experiment *e)
 {
 	uint64_t t = 0, end = 0;
@@ -1059,7 +1543,7 @@ static void plan_offsets(struct experiment *e)
 		s->offset_ms = t;
 		if (s->type == STEP_WAIT)
 			t += s->wait_ms;
-		else if (s->type == STEP_FAULT && t + s->duration_ms > end)
+		else if ((s->type == STEP_FAULT || s->type == STEP_PARTITION) && t + s->duration_ms > end)
 			end = t + s->duration_ms;
 	}
 	e->total_ms = t > end ? t : end;
@@ -1093,13 +1577,17 @@ static void check_safety(struct ctx *c, const config_t *cfg, struct experiment *
 	if (e->safety.max_hosts) {
 		for (size_t i = 0; i < e->n_steps; i++) {
 			const struct step *s = &e->steps[i];
-			if (s->type != STEP_FAULT || s->target == SIZE_MAX)
+			if ((s->type != STEP_FAULT && s->type != STEP_PARTITION) || s->target == SIZE_MAX)
 				continue;
-			const struct target *t = &e->targets[s->target];
-			if (t->n_chosen > e->safety.max_hosts)
+			/* matrix steps each have their own domain */
+			const struct target *t = &e->targets[e->is_matrix ? i : s->target];
+			size_t hosts = t->n_chosen;
+			if (s->type == STEP_PARTITION && s->target_b != SIZE_MAX)
+				hosts += e->targets[s->target_b].n_chosen;
+			if (hosts > e->safety.max_hosts)
 				diags_add(c->d, s->file, s->line,
 					  "step %zu targets %zu hosts ('%s'), more than safety.max_hosts = %zu", i + 1,
-					  t->n_chosen, t->name, e->safety.max_hosts);
+					  hosts, t->name, e->safety.max_hosts);
 		}
 	}
 	if (e->safety.max_duration_ms && e->total_ms > e->safety.max_duration_ms) {
@@ -1134,6 +1622,9 @@ void experiment_free(struct experiment *e)
 	for (size_t i = 0; i < e->n_rollbacks; i++)
 		free_probe(&e->rollbacks[i]);
 	free(e->rollbacks);
+	for (size_t i = 0; i < e->n_aborts; i++)
+		free_probe(&e->aborts[i]);
+	free(e->aborts);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -1162,6 +1653,8 @@ int experiment_load(const char *path, const char *inventory_path, struct experim
 	struct experiment e = { 0 };
 	size_t before = d->count;
 	e.safety.lease_ttl_ms = DEFAULT_LEASE_TTL_MS;
+	e.sample_every_ms = DEFAULT_SAMPLE_EVERY_MS;
+	e.recovery_window_ms = DEFAULT_RECOVERY_WINDOW_MS;
 	e.file = strdup(path);
 	config_t cfg;
 	int r = read_config(&cfg, path, d);
@@ -1173,7 +1666,8 @@ int experiment_load(const char *path, const char *inventory_path, struct experim
 	struct ctx c = { .d = d, .file = path, .include_dir = file_dir(path) };
 	const config_setting_t *root = config_root_setting(&cfg);
 	static const char *const keys[] = { "title", "description", "tags", "inventory", "targets",
-					    "steady_state", "method", "rollbacks", "safety", NULL };
+					    "steady_state", "method", "rollbacks", "safety", "abort_conditions", "matrix",
+					    NULL };
 	check_keys(&c, root, keys);
 
 	if (get_string(&c, root, "title", true, &e.title) == 0 && !e.title[0])
@@ -1190,7 +1684,18 @@ int experiment_load(const char *path, const char *inventory_path, struct experim
 		e.inventory_source = strdup(inventory_path);
 	} else {
 		const config_setting_t *inv = config_setting_get_member(root, "inventory");
-		if (inv) {
+		if (inv && config_setting_type(inv) == CONFIG_TYPE_STRING) {
+			/* a directory of inventory files, relative to this file */
+			char *dir = resolve_path(&c, inv, config_setting_get_string(inv));
+			size_t mark = d->count;
+			if (dir && !is_directory(dir))
+				PROBLEM(&c, inv, "inventory = \"%s\": %s is not a directory (write inventory = {...} or "
+					"@include a file)", config_setting_get_string(inv), dir);
+			else if (dir)
+				inventory_load(dir, &e.inv, d);
+			have_inv = dir && d->count == mark;
+			e.inventory_source = dir;
+		} else if (inv) {
 			size_t mark = d->count;
 			load_inventory_group(&c, inv, &e.inv);
 			have_inv = d->count == mark;
@@ -1209,9 +1714,21 @@ int experiment_load(const char *path, const char *inventory_path, struct experim
 	const config_setting_t *ss = config_setting_get_member(root, "steady_state");
 	if (ss)
 		load_steady_state(&c, ss, &e);
-	const config_setting_t *method = member(&c, root, "method", true);
-	if (method)
+	const config_setting_t *matrix = config_setting_get_member(root, "matrix");
+	const config_setting_t *method = config_setting_get_member(root, "method");
+	if (matrix && method)
+		PROBLEM(&c, method, "a matrix file has no method: 'matrix' runs one outage per domain");
+	else if (matrix && targets)
+		PROBLEM(&c, targets, "a matrix file has no targets: its domains are the targets");
+	else if (matrix)
+		load_matrix(&c, matrix, &e, have_inv);
+	else if ((method = member(&c, root, "method", true)))
 		load_method(&c, method, &e);
+	if (matrix && !inventory_path && !config_setting_get_member(root, "inventory"))
+		e.inventory_missing = true;
+	const config_setting_t *aborts = config_setting_get_member(root, "abort_conditions");
+	if (aborts)
+		load_aborts(&c, aborts, &e);
 	const config_setting_t *rb = config_setting_get_member(root, "rollbacks");
 	if (rb)
 		load_rollbacks(&c, rb, &e);

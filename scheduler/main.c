@@ -17,6 +17,7 @@
 #include "scheduler/cli_params.h"
 #include "scheduler/experiment.h"
 #include "scheduler/run.h"
+#include "scheduler/matrix.h"
 
 static const char usage_text[] =
 	"usage: chaos [--netns NAME] [--log-level error|warn|info|debug] COMMAND [ARGS]\n"
@@ -26,6 +27,9 @@ static const char usage_text[] =
 	"  plan FILE [--inventory INV]            show targets, hosts and steps; contacts no agent\n"
 	"  run FILE [--inventory INV] [--journal OUT.json] [--junit OUT.xml] [--quiet]\n"
 	"                                         run an experiment\n"
+	"  matrix FILE [--inventory INV] [--journal OUT.json] [--junit OUT.xml] [--html OUT.html] [--quiet]\n"
+	"                                         the same outage on each failure domain in turn: which\n"
+	"                                         probes deviated for which outage (exit 0 if all ran)\n"
 	"  inject KIND --inventory INV --duration D [--select SEL] [--count N | --percent P]\n"
 	"         [--seed S] [--param KEY=VALUE ...] [--params-json JSON] [--lease-ttl D] [--detach]\n"
 	"                                         apply one fault ad hoc\n"
@@ -209,14 +213,7 @@ static void print_plan(const struct experiment *e)
 			printf("%s%s", j ? ", " : "", e->inv.hosts[t->chosen[j]].name);
 		printf("\n");
 	}
-	printf("\nsteady state: %zu probe(s)\n", e->n_probes);
-	for (size_t i = 0; i < e->n_probes; i++) {
-		const struct probe *p = &e->probes[i];
-		const char *what = p->type == PROBE_HTTP ? p->url : p->type == PROBE_TCP ? p->address : p->run;
-		printf("  %s: %s %s (timeout %s)\n", p->name,
-		       p->type == PROBE_HTTP ? "http" : p->type == PROBE_TCP ? "tcp" : "command", what,
-		       duration_format(p->timeout_ms, a, sizeof(a)));
-	}
+	plan_print_probes(e);
 	printf("\nmethod:\n");
 	for (size_t i = 0; i < e->n_steps; i++) {
 		const struct step *s = &e->steps[i];
@@ -230,6 +227,10 @@ static void print_plan(const struct experiment *e)
 			printf("\n");
 		} else {
 			const struct target *t = &e->targets[s->target];
+			if (s->type == STEP_PARTITION) {
+				plan_print_partition(e, s);
+				continue;
+			}
 			printf("%s for %s on target %s:", s->kind, duration_format(s->duration_ms, b, sizeof(b)), t->name);
 			for (size_t j = 0; j < t->n_chosen; j++)
 				printf(" %s", e->inv.hosts[t->chosen[j]].name);
@@ -270,7 +271,10 @@ static int cmd_plan(int argc, char **argv)
 	}
 	struct experiment e;
 	if (load_or_report(pos[0], opt_value(opts, "--inventory"), &e) == 0) {
-		print_plan(&e);
+		if (e.is_matrix)
+			matrix_print_plan(&e);
+		else
+			print_plan(&e);
 		experiment_free(&e);
 		code = EXIT_HELD;
 	}
@@ -762,6 +766,38 @@ out:
 	return code;
 }
 
+static int cmd_matrix(int argc, char **argv)
+{
+	struct opt opts[] = { { .name = "--inventory", .takes_value = true },
+			      { .name = "--journal", .takes_value = true },
+			      { .name = "--junit", .takes_value = true },
+			      { .name = "--html", .takes_value = true },
+			      { .name = "--quiet" }, { .name = NULL } };
+	char **pos;
+	size_t n;
+	int code = parse_opts(argc, argv, opts, &pos, &n) ? EXIT_INVALID : -1;
+	struct experiment e;
+	if (code == -1 && n != 1)
+		code = usage_error("matrix: %s", "give exactly one matrix file");
+	else if (code == -1 && load_or_report(pos[0], opt_value(opts, "--inventory"), &e) != 0)
+		code = EXIT_INVALID;
+	else if (code == -1 && !e.is_matrix) {
+		fprintf(stderr, "%s: no 'matrix = {...}' in this file (run experiments with chaos run)\n", pos[0]);
+		experiment_free(&e);
+		code = EXIT_INVALID;
+	} else if (code == -1) {
+		struct matrix_opts mo = {
+			.journal_path = opt_value(opts, "--journal"), .junit_path = opt_value(opts, "--junit"),
+			.html_path = opt_value(opts, "--html"), .quiet = opt_value(opts, "--quiet") != NULL,
+		};
+		code = matrix_run(&e, &mo);
+		experiment_free(&e);
+	}
+	free(pos);
+	free_opts(opts);
+	return code;
+}
+
 static int cmd_kinds(void)
 {
 	const struct fault_kind *const *kinds = fault_kinds();
@@ -864,7 +900,10 @@ int main(int argc, char **argv)
 		code = cmd_halt(sub_argc, sub_argv);
 	else if (strcmp(cmd, "status") == 0)
 		code = cmd_status(sub_argc, sub_argv);
-	else if (strcmp(cmd, "kinds") == 0)
+	else if (strcmp(cmd, "matrix") == 0) {
+		interrupt_handlers_install();
+		code = cmd_matrix(sub_argc, sub_argv);
+	} else if (strcmp(cmd, "kinds") == 0)
 		code = cmd_kinds();
 	else
 		code = usage_error("unknown command %s", cmd);

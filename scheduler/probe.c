@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
+#include <math.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -41,7 +43,7 @@ static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static void run_http(const struct probe *p, struct probe_result *out)
+static void http_one(const struct probe *p, const char *url, struct probe_result *out)
 {
 	CURL *curl = curl_easy_init();
 	if (!curl) {
@@ -50,7 +52,7 @@ static void run_http(const struct probe *p, struct probe_result *out)
 	}
 	struct body body = { 0 };
 	char errbuf[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(curl, CURLOPT_URL, p->url);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
@@ -64,7 +66,7 @@ static void run_http(const struct probe *p, struct probe_result *out)
 	out->latency_ms = mono_ms() - start;
 	if (rc != CURLE_OK) {
 		snprintf(out->value, sizeof(out->value), "no answer");
-		snprintf(out->reason, sizeof(out->reason), "%s: %s", p->url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		snprintf(out->reason, sizeof(out->reason), "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	long status = 0;
@@ -94,6 +96,44 @@ static void run_http(const struct probe *p, struct probe_result *out)
 out:
 	free(body.data);
 	curl_easy_cleanup(curl);
+}
+
+/* Client-side failover: the urls in order, the first that passes makes the probe ok. */
+static void run_http(const struct probe *p, struct probe_result *out)
+{
+	const char *single[1] = { p->url };
+	const char *const *urls = p->n_urls ? (const char *const *)p->urls : single;
+	size_t n = p->n_urls ? p->n_urls : 1;
+	if (n == 1) {
+		http_one(p, urls[0], out);
+		return;
+	}
+	char failures[sizeof(out->reason)] = "";
+	size_t used = 0;
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct probe_result one = { 0 };
+		http_one(p, urls[i], &one);
+		total += one.latency_ms;
+		if (one.ok) {
+			*out = one;
+			out->latency_ms = total;
+			if (i > 0)
+				snprintf(out->reason, sizeof(out->reason), "%.100s from %.150s after %zu failed (%.200s)",
+					 one.reason, urls[i], i, failures);
+			return;
+		}
+		/* http_one names the url in transport errors already */
+		int w = strncmp(one.reason, urls[i], strlen(urls[i])) == 0
+			? snprintf(failures + used, sizeof(failures) - used, "%s%s", used ? "; " : "", one.reason)
+			: snprintf(failures + used, sizeof(failures) - used, "%s%s: %s", used ? "; " : "", urls[i], one.reason);
+		if (w > 0 && (size_t)w < sizeof(failures) - used)
+			used += (size_t)w;
+		snprintf(out->value, sizeof(out->value), "%s", one.value);
+	}
+	out->ok = false;
+	out->latency_ms = total;
+	snprintf(out->reason, sizeof(out->reason), "none of %zu urls answered: %s", n, failures);
 }
 
 static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *err)
@@ -299,6 +339,152 @@ out:
 	free(buf);
 }
 
+/* The number in a Prometheus sample [ts, "value"]; "NaN" and "+Inf" parse too. */
+static bool sample_value(struct json_object *pair, double *out)
+{
+	if (!pair || !json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2)
+		return false;
+	struct json_object *v = json_object_array_get_idx(pair, 1);
+	if (!json_object_is_type(v, json_type_string))
+		return false;
+	const char *text = json_object_get_string(v);
+	char *end;
+	errno = 0;
+	double d = strtod(text, &end);
+	if (end == text || *end)
+		return false;
+	*out = d;
+	return true;
+}
+
+int prometheus_eval(const struct probe *p, const char *body, double *value, char *reason, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *root = tok ? json_tokener_parse_ex(tok, body, (int)strlen(body)) : NULL;
+	bool complete = tok && json_tokener_get_error(tok) == json_tokener_success;
+	json_tokener_free(tok);
+	int r = -EINVAL;
+	struct json_object *status, *data, *type, *result, *err;
+	if (!root || !complete || !json_object_is_type(root, json_type_object)) {
+		snprintf(reason, len, "the answer is not JSON");
+		goto out;
+	}
+	if (!json_object_object_get_ex(root, "status", &status) ||
+	    strcmp(json_object_get_string(status), "success") != 0) {
+		const char *msg = json_object_object_get_ex(root, "error", &err) ? json_object_get_string(err) : "no status";
+		snprintf(reason, len, "query failed: %s", msg);
+		goto out;
+	}
+	if (!json_object_object_get_ex(root, "data", &data) || !json_object_object_get_ex(data, "resultType", &type) ||
+	    !json_object_object_get_ex(data, "result", &result)) {
+		snprintf(reason, len, "the answer has no data.resultType / data.result");
+		goto out;
+	}
+	const char *rtype = json_object_get_string(type);
+	double v = 0;
+	if (strcmp(rtype, "scalar") == 0) {
+		if (!sample_value(result, &v)) {
+			snprintf(reason, len, "malformed scalar result");
+			goto out;
+		}
+	} else if (strcmp(rtype, "vector") == 0) {
+		size_t n = json_object_is_type(result, json_type_array) ? json_object_array_length(result) : 0;
+		if (n != 1) {
+			snprintf(reason, len, "query returned %zu series (one is needed: aggregate with sum(), max(), ...)", n);
+			goto out;
+		}
+		struct json_object *pair;
+		if (!json_object_object_get_ex(json_object_array_get_idx(result, 0), "value", &pair) ||
+		    !sample_value(pair, &v)) {
+			snprintf(reason, len, "malformed vector sample");
+			goto out;
+		}
+	} else {
+		snprintf(reason, len, "query returned a %s (a scalar or a one-element vector is needed)", rtype);
+		goto out;
+	}
+	*value = v;
+	r = 0;
+	if (isnan(v)) {
+		snprintf(reason, len, "value NaN");
+		r = 1;
+	} else if (p->has_equals) {
+		if (fabs(v - p->equals) > p->within) {
+			if (p->within > 0)
+				snprintf(reason, len, "value %g not within %g of %g", v, p->within, p->equals);
+			else
+				snprintf(reason, len, "value %g not equal to %g", v, p->equals);
+			r = 1;
+		}
+	} else if (p->has_below && !(v < p->below)) {
+		snprintf(reason, len, "value %g not below %g", v, p->below);
+		r = 1;
+	} else if (p->has_above && !(v > p->above)) {
+		snprintf(reason, len, "value %g not above %g", v, p->above);
+		r = 1;
+	}
+	if (r == 0)
+		snprintf(reason, len, "value %g", v);
+out:
+	json_object_put(root);
+	return r;
+}
+
+static void run_prometheus(const struct probe *p, struct probe_result *out)
+{
+	CURL *curl = curl_easy_init();
+	char *query = curl ? curl_easy_escape(curl, p->query, 0) : NULL;
+	char *url = NULL;
+	size_t base = strlen(p->prom_url);
+	while (base > 0 && p->prom_url[base - 1] == '/')
+		base--;
+	if (!curl || !query || asprintf(&url, "%.*s/api/v1/query?query=%s", (int)base, p->prom_url, query) < 0) {
+		snprintf(out->reason, sizeof(out->reason), "cannot create an HTTP client");
+		url = NULL;
+		goto out;
+	}
+	struct body body = { 0 };
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "chaoskit-probe/" CHAOSKIT_VERSION);
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	uint64_t start = mono_ms();
+	CURLcode rc = curl_easy_perform(curl);
+	out->latency_ms = mono_ms() - start;
+	long status = 0;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (rc != CURLE_OK) {
+		snprintf(out->value, sizeof(out->value), "no answer");
+		snprintf(out->reason, sizeof(out->reason), "%.*s: %s", (int)base, p->prom_url,
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	} else if (status != 200 && !(status == 400 || status == 422)) {
+		/* 400 and 422 carry Prometheus' own error message, read below */
+		snprintf(out->value, sizeof(out->value), "HTTP %ld", status);
+		snprintf(out->reason, sizeof(out->reason), "HTTP %ld from %.*s/api/v1/query", status, (int)base, p->prom_url);
+	} else {
+		double v = 0;
+		char why[sizeof(out->reason)];
+		int r = prometheus_eval(p, body.data ? body.data : "", &v, why, sizeof(why));
+		if (r >= 0)
+			snprintf(out->value, sizeof(out->value), "%g", v);
+		else
+			snprintf(out->value, sizeof(out->value), "no value");
+		out->ok = r == 0;
+		snprintf(out->reason, sizeof(out->reason), "%s", why);
+	}
+	free(body.data);
+out:
+	free(url);
+	curl_free(query);
+	curl_easy_cleanup(curl);
+}
+
 void probe_run(const struct probe *p, struct probe_result *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -312,6 +498,9 @@ void probe_run(const struct probe *p, struct probe_result *out)
 		break;
 	case PROBE_COMMAND:
 		run_command(p, out);
+		break;
+	case PROBE_PROMETHEUS:
+		run_prometheus(p, out);
 		break;
 	}
 }

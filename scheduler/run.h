@@ -27,6 +27,7 @@ struct applied_fault {
 	char id[40];
 	char kind[40];
 	uint64_t expires_mono_ms;
+	uint64_t applied_wall_ms; /* the agent's own applied_at; 0 if it did not say */
 	int step;           /* 1-based method step, 0 for ad-hoc faults */
 	bool ended;         /* reverted (or found gone) already */
 };
@@ -52,6 +53,8 @@ struct apply_request {
 	const char *kind;
 	uint64_t duration_ms;
 	struct json_object *params;  /* borrowed; NULL means {} */
+	/* per host params (n_hosts entries, borrowed), replacing `params`: partitions */
+	struct json_object *const *host_params;
 	const char *lease_id;        /* NULL: no lease (deadline only) */
 	uint64_t lease_ttl_ms;
 	int step;
@@ -71,7 +74,12 @@ struct run_opts {
 	const char *journal_path;
 	const char *junit_path;
 	bool quiet;
+	/* if set, receives a reference to the journal (json_object_put it) */
+	struct json_object **journal_out;
 };
+
+/* "2026-11-25T08:39:23.123Z" -> ms since the epoch; -EINVAL if not that form. */
+int wall_ms_parse(const char *text, uint64_t *out);
 
 /* Runs the experiment; returns the exit code (enum exit_code). */
 int run_experiment(const struct experiment *e, const struct run_opts *o);

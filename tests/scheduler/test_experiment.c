@@ -366,6 +366,144 @@ static void durations_in_experiments(void **state)
 	diags_free(&d);
 }
 
+static const struct probe *probe_named(const struct probe *ps, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ps[i].name, name) == 0)
+			return &ps[i];
+	fail_msg("no probe %s", name);
+	return NULL;
+}
+
+static const char *json_str(struct json_object *o, const char *path0, const char *path1)
+{
+	struct json_object *v = NULL;
+	if (!json_object_object_get_ex(o, path0, &v))
+		return NULL;
+	if (path1 && !json_object_object_get_ex(v, path1, &v))
+		return NULL;
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static void gameday_file_loads_every_new_key(void **state)
+{
+	(void)state;
+	char *path = source_path("tests/scheduler/good/gameday.cfg");
+	struct diags d = { 0 };
+	struct experiment e;
+	int r = experiment_load(path, NULL, &e, &d);
+	for (size_t i = 0; i < d.count; i++)
+		print_error("%s:%d: %s\n", d.items[i].file, d.items[i].line, d.items[i].msg);
+	assert_int_equal(r, 0);
+	/* directory inventory: files in name order, README.txt ignored */
+	assert_int_equal(e.inv.n_hosts, 4);
+	assert_string_equal(e.inv.hosts[0].name, "h1");
+	assert_string_equal(e.inv.hosts[1].name, "h4");
+	assert_string_equal(e.inv.hosts[2].name, "h2");
+	assert_string_equal(e.inv.hosts[3].name, "h5");
+	assert_true(e.inv.has_tls);
+	assert_non_null(strstr(e.inv.tls.ca, "good/inv-dir/../inventory.cfg"));
+	/* addresses: given, or the https agent's IP literal (v4 and bracketed v6) */
+	assert_int_equal(e.inv.hosts[0].n_addresses, 1);
+	assert_string_equal(e.inv.hosts[0].addresses[0], "10.77.0.11");
+	assert_int_equal(e.inv.hosts[1].n_addresses, 2);
+	assert_string_equal(e.inv.hosts[1].addresses[1], "fd77::14");
+	assert_string_equal(e.inv.hosts[2].addresses[0], "fd77::12");
+	/* quoted selector values and lists */
+	const struct target *ansan = target_named(&e, "ansan");
+	assert_int_equal(ansan->n_chosen, 2);
+	assert_string_equal(chosen(&e, ansan, 0)->name, "h2");
+	assert_string_equal(chosen(&e, ansan, 1)->name, "h5");
+	const struct target *talkers = target_named(&e, "talkers");
+	assert_int_equal(talkers->n_chosen, 2);
+	assert_string_equal(chosen(&e, talkers, 0)->name, "h1");
+	assert_string_equal(chosen(&e, talkers, 1)->name, "h4");
+	/* sampling */
+	assert_int_equal(e.sample_every_ms, 500);
+	assert_int_equal(e.recovery_window_ms, 20000);
+	const struct probe *talk = probe_named(e.probes, e.n_probes, "talk answers");
+	assert_int_equal(talk->n_urls, 2);
+	assert_string_equal(talk->url, "http://10.77.0.11:8080/talk");
+	assert_string_equal(talk->urls[1], "http://10.77.0.12:8080/talk");
+	assert_int_equal(talk->expect, EXPECT_OK);
+	assert_int_equal(probe_named(e.probes, e.n_probes, "login answers")->expect, EXPECT_DEVIATE);
+	const struct probe *ratio = probe_named(e.probes, e.n_probes, "error ratio");
+	assert_int_equal(ratio->type, PROBE_PROMETHEUS);
+	assert_string_equal(ratio->query, "sum(rate(x[1m]))");
+	assert_true(ratio->has_below && !ratio->has_above && !ratio->has_equals);
+	assert_true(ratio->below == 0.05);
+	assert_int_equal(ratio->timeout_ms, 2000);
+	const struct probe *band = probe_named(e.probes, e.n_probes, "in band");
+	assert_true(band->has_above && band->has_below && band->above == 0 && band->below == 2);
+	const struct probe *exactly = probe_named(e.probes, e.n_probes, "exactly");
+	assert_true(exactly->has_equals && exactly->equals == 1 && exactly->within == 0.01);
+	/* abort conditions */
+	assert_int_equal(e.n_aborts, 2);
+	assert_int_equal(e.aborts[0].every_ms, 1000);
+	assert_int_equal(e.aborts[0].n_urls, 2);
+	assert_int_equal(e.aborts[1].type, PROBE_PROMETHEUS);
+	assert_int_equal(e.aborts[1].every_ms, 2000);
+	/* partition: each side drops the other side's addresses */
+	const struct step *pt = &e.steps[1];
+	assert_int_equal(pt->type, STEP_PARTITION);
+	assert_string_equal(pt->kind, "blackhole");
+	assert_string_equal(e.targets[pt->target].name, "pangyo");
+	assert_string_equal(e.targets[pt->target_b].name, "ansan");
+	assert_int_equal(pt->duration_ms, 5000);
+	const char *a = json_object_to_json_string_ext(pt->params, JSON_C_TO_STRING_PLAIN);
+	const char *b = json_object_to_json_string_ext(pt->params_b, JSON_C_TO_STRING_PLAIN);
+	assert_string_equal(a, "{\"direction\":\"both\",\"match\":{\"peers\":[\"fd77::12\",\"10.77.0.15\"]}}");
+	assert_string_equal(b, "{\"direction\":\"both\",\"match\":{\"peers\":[\"10.77.0.11\",\"10.77.0.14\",\"fd77::14\"]}}");
+	assert_int_equal(e.total_ms, 10000);
+	assert_false(e.is_matrix);
+	experiment_free(&e);
+	diags_free(&d);
+	free(path);
+}
+
+static void matrix_file_gives_one_outage_per_domain(void **state)
+{
+	(void)state;
+	char *path = source_path("tests/scheduler/good/matrix.cfg");
+	struct diags d = { 0 };
+	struct experiment e;
+	assert_int_equal(experiment_load(path, NULL, &e, &d), 0);
+	assert_true(e.is_matrix);
+	assert_int_equal(e.n_targets, 2);
+	assert_int_equal(e.n_steps, 2);
+	assert_int_equal(e.recovery_wait_ms, 5000);
+	assert_int_equal(e.recovery_window_ms, 15000);
+	for (size_t i = 0; i < 2; i++) {
+		struct experiment v;
+		matrix_domain_view(&e, i, &v);
+		assert_false(v.is_matrix);
+		assert_int_equal(v.n_targets, 1);
+		assert_int_equal(v.n_steps, 1);
+		assert_int_equal(v.steps[0].target, 0);
+		assert_int_equal(v.steps[0].type, STEP_FAULT);
+		assert_string_equal(v.steps[0].kind, "blackhole");
+		assert_int_equal(v.total_ms, 10000);
+		assert_int_equal(v.targets[0].n_chosen, 2);
+		assert_ptr_equal(v.probes, e.probes);
+	}
+	assert_string_equal(e.targets[0].name, "pangyo");
+	assert_string_equal(e.inv.hosts[e.targets[1].chosen[0]].name, "h2");
+	assert_string_equal(json_str(e.steps[1].params, "direction", NULL), "\"both\"");
+	experiment_free(&e);
+	diags_free(&d);
+	/* --inventory with a directory, on a file without inventory */
+	char *dir = source_path("tests/scheduler/good/inv-dir");
+	char *exp = source_path("tests/scheduler/good/full.cfg");
+	struct inventory inv;
+	assert_int_equal(inventory_load(dir, &inv, &d), 0);
+	assert_int_equal(inv.n_hosts, 4);
+	inventory_free(&inv);
+	diags_free(&d);
+	free(dir);
+	free(exp);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +515,8 @@ int main(void)
 		cmocka_unit_test(inventory_file_alone),
 		cmocka_unit_test(param_keys_map_to_settings),
 		cmocka_unit_test(durations_in_experiments),
+		cmocka_unit_test(gameday_file_loads_every_new_key),
+		cmocka_unit_test(matrix_file_gives_one_outage_per_domain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,6 +112,7 @@ static void tcp_probe_results(void **state)
 struct server {
 	int fd;
 	const char *answer;
+	char request[2048];   /* what the probe sent */
 };
 
 static void *serve_once(void *arg)
@@ -120,9 +121,8 @@ static void *serve_once(void *arg)
 	int c = accept(s->fd, NULL, NULL);
 	if (c < 0)
 		return NULL;
-	char buf[2048];
-	ssize_t n = read(c, buf, sizeof(buf));
-	(void)n;
+	ssize_t n = read(c, s->request, sizeof(s->request) - 1);
+	s->request[n > 0 ? n : 0] = '\0';
 	ssize_t w = write(c, s->answer, strlen(s->answer));
 	(void)w;
 	close(c);
@@ -179,6 +179,132 @@ static void http_probe_results(void **state)
 	assert_string_equal(res.value, "no answer");
 }
 
+static void http_urls_fail_over_in_order(void **state)
+{
+	(void)state;
+	uint16_t dead_port, port;
+	int dead = listen_loopback(&dead_port);
+	close(dead); /* refused */
+	struct server s = { .fd = listen_loopback(&port),
+			    .answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n" };
+	pthread_t t;
+	pthread_create(&t, NULL, serve_once, &s);
+	char u1[64], u2[64];
+	snprintf(u1, sizeof(u1), "http://127.0.0.1:%u/talk", dead_port);
+	snprintf(u2, sizeof(u2), "http://127.0.0.1:%u/talk", port);
+	char *urls[] = { u1, u2 };
+	struct probe p = { .name = "talk", .type = PROBE_HTTP, .url = u1, .urls = urls, .n_urls = 2, .timeout_ms = 2000 };
+	struct probe_result res;
+	probe_run(&p, &res);
+	pthread_join(t, NULL);
+	close(s.fd);
+	if (!res.ok || !strstr(res.reason, "after 1 failed") || !strstr(res.reason, u2))
+		fail_msg("failover: ok=%d reason=%s", res.ok, res.reason);
+	assert_non_null(strstr(s.request, "GET /talk "));
+	/* none answers: the reason names every url */
+	urls[1] = u1;
+	probe_run(&p, &res);
+	assert_false(res.ok);
+	if (!strstr(res.reason, "none of 2 urls answered"))
+		fail_msg("reason: %s", res.reason);
+}
+
+static void prom_check(const struct probe *p, const char *body, int want, const char *reason_part)
+{
+	double v = -1;
+	char reason[512];
+	int r = prometheus_eval(p, body, &v, reason, sizeof(reason));
+	if (r != want || !strstr(reason, reason_part))
+		fail_msg("%s: r=%d (want %d) reason=%s (want ...%s...)", body, r, want, reason, reason_part);
+}
+
+static void prometheus_answers_are_judged(void **state)
+{
+	(void)state;
+	struct probe below = { .name = "ratio", .type = PROBE_PROMETHEUS, .has_below = true, .below = 0.05 };
+	const char *vec1 = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+			   "[{\"metric\":{\"job\":\"talk\"},\"value\":[1732520000.123,\"0.12\"]}]}}";
+	const char *vec_low = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+			      "[{\"metric\":{},\"value\":[1732520000.123,\"0.01\"]}]}}";
+	const char *vec3 = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+			   "{\"metric\":{\"a\":\"1\"},\"value\":[1,\"1\"]},{\"metric\":{\"a\":\"2\"},\"value\":[1,\"1\"]},"
+			   "{\"metric\":{\"a\":\"3\"},\"value\":[1,\"1\"]}]}}";
+	const char *vec0 = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}";
+	const char *scalar = "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1732520000,\"1\"]}}";
+	const char *nan = "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1732520000,\"NaN\"]}}";
+	const char *matrix = "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}";
+	const char *error = "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"parse error at char 5\"}";
+	prom_check(&below, vec1, 1, "value 0.12 not below 0.05");
+	prom_check(&below, vec_low, 0, "value 0.01");
+	prom_check(&below, vec3, -EINVAL, "query returned 3 series");
+	prom_check(&below, vec0, -EINVAL, "query returned 0 series");
+	prom_check(&below, matrix, -EINVAL, "query returned a matrix");
+	prom_check(&below, error, -EINVAL, "query failed: parse error at char 5");
+	prom_check(&below, "<html>", -EINVAL, "not JSON");
+	prom_check(&below, "{\"status\":\"success\"", -EINVAL, "not JSON");
+	prom_check(&below, nan, 1, "NaN");
+	struct probe above = { .name = "up", .type = PROBE_PROMETHEUS, .has_above = true, .above = 1 };
+	prom_check(&above, scalar, 1, "value 1 not above 1");
+	struct probe band = { .name = "band", .type = PROBE_PROMETHEUS, .has_above = true, .above = 0, .has_below = true,
+			      .below = 2 };
+	prom_check(&band, scalar, 0, "value 1");
+	prom_check(&band, vec1, 0, "value 0.12");
+	struct probe eq = { .name = "eq", .type = PROBE_PROMETHEUS, .has_equals = true, .equals = 0.1, .within = 0.05 };
+	prom_check(&eq, vec1, 0, "value 0.12");
+	prom_check(&eq, scalar, 1, "value 1 not within 0.05 of 0.1");
+	struct probe exact = { .name = "exact", .type = PROBE_PROMETHEUS, .has_equals = true, .equals = 1 };
+	prom_check(&exact, scalar, 0, "value 1");
+	prom_check(&exact, vec1, 1, "value 0.12 not equal to 1");
+}
+
+/* A fake Prometheus: the probe must ask /api/v1/query with the query URL-encoded. */
+static void prometheus_probe_against_a_fake_server(void **state)
+{
+	(void)state;
+	const char *json = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+			   "[{\"metric\":{},\"value\":[1732520000.5,\"0.12\"]}]}}";
+	char answer[512];
+	snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+		 "Connection: close\r\n\r\n%s", strlen(json), json);
+	uint16_t port;
+	struct server s = { .fd = listen_loopback(&port), .answer = answer };
+	pthread_t t;
+	pthread_create(&t, NULL, serve_once, &s);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	struct probe p = { .name = "ratio", .type = PROBE_PROMETHEUS, .prom_url = url,
+			   .query = "sum(rate(http_requests_total{code=~\"5..\"}[1m]))", .has_below = true, .below = 0.05,
+			   .timeout_ms = 2000 };
+	struct probe_result res;
+	probe_run(&p, &res);
+	pthread_join(t, NULL);
+	close(s.fd);
+	if (!strstr(s.request, "GET /api/v1/query?query=sum%28rate%28http_requests_total%7Bcode%3D~%225..%22%7D%5B1m%5D%29%29 HTTP"))
+		fail_msg("request: %s", s.request);
+	assert_false(res.ok);
+	assert_string_equal(res.value, "0.12");
+	assert_string_equal(res.reason, "value 0.12 not below 0.05");
+	/* 400 with Prometheus' error body: the error is shown */
+	const char *err = "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"1:5: parse error\"}";
+	snprintf(answer, sizeof(answer), "HTTP/1.1 400 Bad Request\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		 strlen(err), err);
+	s.fd = listen_loopback(&port);
+	pthread_create(&t, NULL, serve_once, &s);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	probe_run(&p, &res);
+	pthread_join(t, NULL);
+	close(s.fd);
+	assert_false(res.ok);
+	assert_string_equal(res.reason, "query failed: 1:5: parse error");
+	/* nobody there */
+	int fd = listen_loopback(&port);
+	close(fd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	probe_run(&p, &res);
+	assert_false(res.ok);
+	assert_string_equal(res.value, "no answer");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -188,6 +314,9 @@ int main(void)
 		cmocka_unit_test(command_timeout_kills_the_process_group),
 		cmocka_unit_test(tcp_probe_results),
 		cmocka_unit_test(http_probe_results),
+		cmocka_unit_test(http_urls_fail_over_in_order),
+		cmocka_unit_test(prometheus_answers_are_judged),
+		cmocka_unit_test(prometheus_probe_against_a_fake_server),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

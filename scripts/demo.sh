@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The five-minute demo: installs what is missing, builds, brings up the netns lab (3 hosts, each
-# with a chaos-agent and a web service), runs experiments/lab-cut-host.cfg (h1 is cut off for
-# 6 s while probes check that h2 and h3 keep answering), prints the verdict and where the
-# reports are, and tears the lab down again, also on Ctrl-C or failure.
+# The README demo: a datacenter blackout game day, in about a minute.
+#
+# Installs what is missing, builds, brings up the netns lab (9 hosts in 3 datacenters, each with a
+# chaos-agent and the "talk" service; the "login" service only in dc1; Prometheus scraping it all),
+# runs experiments/dc-blackout.cfg (every dc1 host loses its network and has its services frozen
+# for 15 s while probes sample every second), prints the verdict and the measured detection and
+# recovery times, says where the reports are, and tears the lab down again, also on Ctrl-C or
+# failure.
 # Exit code: the run's (0 hypothesis held, 1 deviated, 2 aborted, 3 invalid input).
-# Usage: sudo scripts/demo.sh [EXPERIMENT]   (default experiments/lab-cut-host.cfg)
+# Usage: sudo scripts/demo.sh [EXPERIMENT]   (default experiments/dc-blackout.cfg)
 # Environment: CHAOSKIT_BUILD (build dir, default build), CHAOSKIT_LAB_PREFIX (ckl),
 # CHAOSKIT_LAB_DIR (/run/chaoskit-lab), CHAOSKIT_DEMO_REPORTS (./demo-reports),
 # CHAOSKIT_NO_INSTALL=1 (skip scripts/install-deps.sh).
@@ -17,7 +21,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-experiment=${1:-experiments/lab-cut-host.cfg}
+experiment=${1:-experiments/dc-blackout.cfg}
 build=${CHAOSKIT_BUILD:-build}
 prefix=${CHAOSKIT_LAB_PREFIX:-ckl}
 lab_dir=${CHAOSKIT_LAB_DIR:-/run/chaoskit-lab}
@@ -27,6 +31,12 @@ reports=${CHAOSKIT_DEMO_REPORTS:-$repo/demo-reports}
 if [ "${CHAOSKIT_NO_INSTALL:-0}" != 1 ]; then
 	scripts/install-deps.sh || exit 1
 fi
+for tool in prometheus python3; do
+	command -v "$tool" >/dev/null || {
+		echo "demo.sh: $tool is not installed (the game day's lab runs Prometheus; scripts/install-deps.sh installs both)" >&2
+		exit 1
+	}
+done
 
 echo "=== build ($build)"
 if [ ! -f "$build/build.ninja" ]; then
@@ -50,24 +60,19 @@ on_interrupt() {
 }
 trap on_interrupt INT TERM
 
-echo "=== bringing the lab up"
-lab/lab.sh up --prefix "$prefix" --dir "$lab_dir" --build "$build" || exit 1
+echo "=== bringing the lab up: 3 datacenters x 3 hosts, Prometheus"
+lab/lab.sh up --hosts 9 --prometheus --prefix "$prefix" --dir "$lab_dir" --build "$build" || exit 1
 
 mkdir -p "$reports"
-journal=$reports/journal.json junit=$reports/junit.xml
-rm -f "$journal" "$junit"
-extra=()
-# The HTML report comes with schedulers that know --html.
-if "$build/scheduler/chaos" run --help 2>&1 | grep -q -- '--html'; then
-	extra=(--html "$reports/report.html")
-fi
+journal=$reports/journal.json junit=$reports/junit.xml html=$reports/report.html
+rm -f "$journal" "$junit" "$html"
 
 echo
-echo "=== chaos run $experiment"
+echo "=== game day: chaos run $experiment"
 rc=0
 running=1
 "$build/scheduler/chaos" --netns "$prefix-ctl" run --inventory "$lab_dir/inventory.cfg" "$experiment" \
-	--journal "$journal" --junit "$junit" "${extra[@]}" || rc=$?
+	--journal "$journal" --junit "$junit" --html "$html" || rc=$?
 running=0
 
 echo
@@ -78,8 +83,44 @@ case $rc in
 3) echo "=== verdict: INVALID input, nothing was applied (exit 3)" ;;
 *) echo "=== verdict: chaos ended with exit code $rc" ;;
 esac
-echo "reports:"
-for f in "$journal" "$junit" "$reports/report.html"; do
-	[ -e "$f" ] && echo "  $f"
+
+# The figures a game day is for, straight from the journal.
+if [ -s "$journal" ]; then
+	python3 - "$journal" <<'EOF' || echo "demo.sh: could not read the figures from $journal" >&2
+import json, sys
+
+j = json.load(open(sys.argv[1]))
+
+def secs(ms):
+    return "-" if ms is None else f"{ms / 1000:.1f}s"
+
+for s in j.get("steps") or []:
+    skew = s.get("skew_ms")
+    print(f"=== step {s.get('step')}: {s.get('kind')} on {s.get('target')} ({', '.join(s.get('hosts') or [])})"
+          f" for {secs(s.get('duration_ms'))}, start skew across the agents "
+          f"{'unknown' if skew is None else str(skew) + ' ms'}")
+if j.get("aborted_by"):
+    print(f"=== aborted by: {j['aborted_by']}")
+rows = j.get("recovery") or []
+if rows:
+    print("=== recovery figures (detect: after the injection; recover: after the revert)")
+    print(f"    {'probe':34} {'expected':9} {'deviated':9} {'detect':8} {'recover':8} outcome")
+    for r in rows:
+        if not r.get("deviated"):
+            outcome = "held" if r.get("expect") == "ok" else "did not deviate (dependency not seen)"
+        elif not r.get("recovered"):
+            outcome = "NOT RECOVERED within the window"
+        elif r.get("expect") == "deviate":
+            outcome = "deviated as documented, recovered"
+        else:
+            outcome = "DEVIATED (refutes the hypothesis)"
+        print(f"    {r.get('probe', '?'):34} {r.get('expect', '?'):9} {'yes' if r.get('deviated') else 'no':9} "
+              f"{secs(r.get('detected_after_ms')):8} {secs(r.get('recovered_after_ms')):8} {outcome}")
+EOF
+fi
+echo "=== reports:"
+for f in "$journal" "$junit" "$html"; do
+	[ -e "$f" ] && echo "    $f"
 done
+[ -e "$html" ] && echo "    (open $html in a browser: timeline, probes over time, detection and recovery marks)"
 exit "$rc"

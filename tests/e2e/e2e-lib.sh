@@ -19,20 +19,39 @@ e2e_require() {
 	done
 }
 
-# e2e_lab_up PREFIX [HOSTS]: sets LAB_PREFIX, LAB_DIR, LAB_CTL, LAB_HOSTS, LAB_INVENTORY.
+# e2e_lab_up PREFIX [HOSTS [lab.sh up options, e.g. --prometheus]]: sets LAB_PREFIX, LAB_DIR,
+# LAB_CTL, LAB_HOSTS, LAB_INVENTORY.
 e2e_lab_up() {
 	LAB_PREFIX=$1 LAB_HOSTS=${2:-3}
+	shift $(( $# < 2 ? $# : 2 ))
 	ck_init "$LAB_PREFIX"
 	LAB_DIR=$CK_TMP/lab LAB_CTL=$LAB_PREFIX-ctl LAB_INVENTORY=$CK_TMP/lab/inventory.cfg
 	ck_on_exit "'$CK_LAB' down --prefix '$LAB_PREFIX' --dir '$LAB_DIR'"
 	local t0
 	t0=$(date +%s%N)
-	if ! "$CK_LAB" up --prefix "$LAB_PREFIX" --dir "$LAB_DIR" --hosts "$LAB_HOSTS" --build "$CK_BUILD_DIR" \
+	if ! "$CK_LAB" up --prefix "$LAB_PREFIX" --dir "$LAB_DIR" --hosts "$LAB_HOSTS" --build "$CK_BUILD_DIR" "$@" \
 		>"$CK_TMP/lab-up.log" 2>&1; then
 		cat "$CK_TMP/lab-up.log"
 		ck_die "lab.sh up failed"
 	fi
-	ck_log "lab $LAB_PREFIX up with $LAB_HOSTS hosts in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	ck_log "lab $LAB_PREFIX up with $LAB_HOSTS hosts${1:+ ($*)} in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+}
+
+# e2e_require_gameday: what the DC blackout game day needs beyond e2e_require.
+e2e_require_gameday() {
+	command -v prometheus >/dev/null || ck_skip "prometheus is not installed (Debian package prometheus)"
+	"$CK_AGENT" --list-kinds 2>/dev/null | grep -qE '^host-outage +[a-z]+ +supported' ||
+		ck_skip "this chaos-agent cannot run host-outage faults here ($("$CK_AGENT" --list-kinds 2>&1 | grep host-outage || echo unknown kind))"
+}
+
+# Process state letter (S, R, T for stopped/frozen, ...) of PID.
+e2e_proc_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo gone; }
+
+# e2e_demo_pids: "hN talk PID" / "h1 login PID" for every demo service of the lab.
+e2e_demo_pids() {
+	local i
+	for ((i = 1; i <= LAB_HOSTS; i++)); do echo "h$i talk $(cat "$LAB_DIR/h$i/demo.pid")"; done
+	echo "h1 login $(cat "$LAB_DIR/h1/login.pid")"
 }
 
 # BPF links held by the processes of namespace NS (tcx links exist only as long as a process

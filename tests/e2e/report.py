@@ -6,6 +6,13 @@ report.py faults JOURNAL           -> one line per fault event: "applied|reverte
 report.py probes JOURNAL           -> one line per probe event: "PHASE PROBE ok|failed"
 report.py stat JOURNAL HOST KEY    -> sum of stats.KEY over the faults reverted on HOST
 report.py junit JUNIT              -> "tests=N failures=N cases=N failure_elements=N"
+report.py recovery JOURNAL         -> one line per probe: "PROBE|EXPECT|deviated=yes|no|recovered=yes|no|detect=MS|recover=MS"
+                                      (MS "null" when the journal has none)
+report.py steps JOURNAL            -> one line per step: "KIND TARGET HOST,HOST,... skew=MS|null"
+report.py samples JOURNAL PROBE    -> one line per sample of PROBE during the run: "T_MS ok|failed REASON"
+report.py key JOURNAL KEY          -> the top-level KEY as JSON
+report.py matrix JOURNAL           -> one line per probe: "PROBE|CELL|CELL|..." (CELL: ok, DEVIATED or NOT_RECOVERED)
+report.py matrix-domains JOURNAL   -> the domains, space separated
 """
 import json
 import sys
@@ -15,6 +22,19 @@ import xml.etree.ElementTree as ET
 def events(path):
     with open(path) as f:
         return json.load(f)["events"]
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def yesno(value):
+    return "yes" if value else "no"
+
+
+def ms(value):
+    return "null" if value is None else str(value)
 
 
 def main(argv):
@@ -52,6 +72,28 @@ def main(argv):
         cases = sum(len(s.findall("testcase")) for s in suites)
         failure_elements = sum(len(s.findall("testcase/failure")) for s in suites)
         print(f"tests={tests} failures={failures} cases={cases} failure_elements={failure_elements}")
+    elif cmd == "recovery":
+        for r in load(path).get("recovery") or []:
+            print(f"{r.get('probe')}|{r.get('expect')}|deviated={yesno(r.get('deviated'))}"
+                  f"|recovered={yesno(r.get('recovered'))}|detect={ms(r.get('detected_after_ms'))}"
+                  f"|recover={ms(r.get('recovered_after_ms'))}")
+    elif cmd == "steps":
+        for st in load(path).get("steps") or []:
+            print(st.get("kind"), st.get("target"), ",".join(st.get("hosts") or []), f"skew={ms(st.get('skew_ms'))}")
+    elif cmd == "samples":
+        for sm in load(path).get("samples") or []:
+            if sm.get("probe") == argv[3] and sm.get("phase", "sample") == "sample":
+                print(sm.get("t_ms"), "ok" if sm.get("ok") else "failed", sm.get("reason"))
+    elif cmd == "key":
+        print(json.dumps(load(path).get(argv[3])))
+    elif cmd == "matrix":
+        m = load(path)["matrix"]
+        for probe, row in zip(m["probes"], m["cells"]):
+            cells = ["ok" if not c.get("deviated") else ("DEVIATED" if c.get("recovered") else "NOT_RECOVERED")
+                     for c in row]
+            print("|".join([probe] + cells))
+    elif cmd == "matrix-domains":
+        print(" ".join(load(path)["matrix"]["domains"]))
     else:
         sys.exit(f"report.py: unknown command {cmd}")
 

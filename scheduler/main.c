@@ -17,6 +17,7 @@
 #include "scheduler/cli_params.h"
 #include "scheduler/experiment.h"
 #include "scheduler/run.h"
+#include "scheduler/suite.h"
 #include "scheduler/matrix.h"
 
 static const char usage_text[] =
@@ -25,8 +26,12 @@ static const char usage_text[] =
 	"commands:\n"
 	"  validate FILE... [--inventory INV]     check experiment files; every problem as file:line\n"
 	"  plan FILE [--inventory INV]            show targets, hosts and steps; contacts no agent\n"
-	"  run FILE [--inventory INV] [--journal OUT.json] [--junit OUT.xml] [--quiet]\n"
+	"  run FILE [--inventory INV] [--journal OUT.json] [--junit OUT.xml] [--html OUT.html] [--quiet]\n"
 	"                                         run an experiment\n"
+	"  run DIR/ [--inventory INV] [--journal DIR/|FILE] [--html DIR/|FILE] [--junit OUT.xml] [--quiet]\n"
+	"                                         run every *.cfg of DIR in name order (a suite)\n"
+	"  report JOURNAL.json [--html OUT.html] [--junit OUT.xml]\n"
+	"                                         HTML / JUnit views of any journal file\n"
 	"  matrix FILE [--inventory INV] [--journal OUT.json] [--junit OUT.xml] [--html OUT.html] [--quiet]\n"
 	"                                         the same outage on each failure domain in turn: which\n"
 	"                                         probes deviated for which outage (exit 0 if all ran)\n"
@@ -289,6 +294,7 @@ static int cmd_run(int argc, char **argv)
 	struct opt opts[] = { { .name = "--inventory", .takes_value = true },
 			      { .name = "--journal", .takes_value = true },
 			      { .name = "--junit", .takes_value = true },
+			      { .name = "--html", .takes_value = true },
 			      { .name = "--quiet" }, { .name = NULL } };
 	char **pos;
 	size_t n;
@@ -297,7 +303,16 @@ static int cmd_run(int argc, char **argv)
 	if (r)
 		goto out;
 	if (n != 1) {
-		code = usage_error("run: %s", "give exactly one experiment file");
+		code = usage_error("run: %s", "give exactly one experiment file or directory");
+		goto out;
+	}
+	if (path_is_directory(pos[0])) {
+		struct suite_opts so = {
+			.inventory = opt_value(opts, "--inventory"), .journal = opt_value(opts, "--journal"),
+			.html = opt_value(opts, "--html"), .junit = opt_value(opts, "--junit"),
+			.quiet = opt_value(opts, "--quiet") != NULL,
+		};
+		code = suite_run(pos[0], &so);
 		goto out;
 	}
 	struct experiment e;
@@ -307,9 +322,31 @@ static int cmd_run(int argc, char **argv)
 			.junit_path = opt_value(opts, "--junit"),
 			.quiet = opt_value(opts, "--quiet") != NULL,
 		};
-		code = run_experiment(&e, &ro);
+		code = run_with_reports(&e, &ro, opt_value(opts, "--html"));
 		experiment_free(&e);
 	}
+out:
+	free(pos);
+	free_opts(opts);
+	return code;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+	struct opt opts[] = { { .name = "--html", .takes_value = true },
+			      { .name = "--junit", .takes_value = true },
+			      { .name = NULL } };
+	char **pos;
+	size_t n;
+	int code = EXIT_INVALID;
+	if (parse_opts(argc, argv, opts, &pos, &n))
+		goto out;
+	if (n != 1)
+		code = usage_error("report: %s", "give exactly one journal file");
+	else if (!opt_value(opts, "--html") && !opt_value(opts, "--junit"))
+		code = usage_error("report: %s", "say what to write: --html OUT.html and/or --junit OUT.xml");
+	else
+		code = journal_render(pos[0], opt_value(opts, "--html"), opt_value(opts, "--junit"));
 out:
 	free(pos);
 	free_opts(opts);
@@ -894,7 +931,9 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "run") == 0) {
 		interrupt_handlers_install();
 		code = cmd_run(sub_argc, sub_argv);
-	} else if (strcmp(cmd, "inject") == 0)
+	} else if (strcmp(cmd, "report") == 0)
+		code = cmd_report(sub_argc, sub_argv);
+	else if (strcmp(cmd, "inject") == 0)
 		code = cmd_inject(sub_argc, sub_argv);
 	else if (strcmp(cmd, "halt") == 0)
 		code = cmd_halt(sub_argc, sub_argv);

@@ -577,6 +577,21 @@ static size_t apply_step(const struct experiment *e, size_t i, struct agent_clie
 	return failed;
 }
 
+/* When the first fault of step `step` became active, on the run's timeline: the
+ * earliest applied_at the agents reported, within [sent_at, now] (clocks of one fleet
+ * differ a little), so detection times do not include the apply's own latency. */
+static uint64_t first_active_ms(const struct fault_set *set, int step, const struct report *rep, uint64_t sent_at)
+{
+	uint64_t now = rel_ms(rep), first = UINT64_MAX;
+	for (size_t k = 0; k < set->count; k++)
+		if (set->items[k].step == step && set->items[k].applied_wall_ms && set->items[k].applied_wall_ms < first)
+			first = set->items[k].applied_wall_ms;
+	if (first == UINT64_MAX)
+		return sent_at;
+	uint64_t at = first > rep->start_wall_ms ? first - rep->start_wall_ms : 0;
+	return at < sent_at ? sent_at : at > now ? now : at;
+}
+
 static void fmt_ms(int64_t ms, char *buf, size_t len)
 {
 	if (ms < 0)
@@ -692,16 +707,20 @@ int run_experiment(const struct experiment *e, const struct run_opts *o)
 			if (!run_probes(e, s->probes, s->n_probes, "during", (int)i + 1, &rep, &smp, false, quiet))
 				deviated = true;
 		} else {
-			if (!injected) {
+			bool first = !injected;
+			uint64_t sent_at = rel_ms(&rep);
+			if (first) {
 				/* sampling and abort conditions run from the first injection */
 				injected = true;
-				injected_at = rel_ms(&rep);
+				injected_at = sent_at;
 				if (sampler_start(&smp, e))
 					note(&rep, "error", "cannot start every sampling thread");
 			}
 			size_t n = e->targets[s->target].n_chosen +
 				   (s->type == STEP_PARTITION ? e->targets[s->target_b].n_chosen : 0);
 			size_t failed = apply_step(e, i, &cl, &keeper, lease_id, &set, &rep, steps, quiet);
+			if (first)
+				injected_at = first_active_ms(&set, (int)i + 1, &rep, sent_at);
 			if (failed) {
 				aborted = true;
 				snprintf(buf, sizeof(buf), "%zu of %zu applications failed", failed, n);

@@ -12,6 +12,8 @@ packages=(
 	libclang-rt-14-dev
 	# tests, lab and demo
 	iproute2 iputils-ping openssl curl python3 util-linux procps
+	# the game day's Prometheus probes, and rendering the HTML report in the tests
+	prometheus chromium
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -29,6 +31,16 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Packages such as prometheus start their own service on install; the lab runs its own
+# instance inside a namespace instead. policy-rc.d answering 101 tells invoke-rc.d not to.
+created_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	created_policy=1
+fi
+rc=0
+{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
+[ $rc -eq 0 ] || { echo "install-deps: apt-get failed ($rc)" >&2; exit $rc; }
 echo "install-deps: done"

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/timeutil.h"
 #include "scheduler/html_report.h"
+#include "scheduler/matrix.h"
 #include "scheduler/report.h"
 
 static const char *const verdict_names[] = { "held", "deviated", "aborted", "invalid" };
@@ -127,12 +129,22 @@ static char *run_details(struct json_object *journal, char **message)
 	struct json_object *events = jget(journal, "events"), *recovery = jget(journal, "recovery");
 	size_t n_events = events ? json_object_array_length(events) : 0;
 	size_t n_rec = recovery && json_object_is_type(recovery, json_type_array) ? json_object_array_length(recovery) : 0;
+	/* the message names the first reason of the verdict's own kind */
+	bool aborted = verdict && strcmp(verdict, "aborted") == 0;
 	bool any = false;
 	fprintf(m, "%s", verdict ? verdict : "unknown");
 	if (aborted_by) {
 		fprintf(m, ": abort condition \"%s\" failed", aborted_by);
 		fprintf(out, "abort condition failed: %s\n", aborted_by);
 		any = true;
+	}
+	for (size_t i = 0; aborted && !any && i < n_events; i++) {
+		struct json_object *ev = json_object_array_get_idx(events, i);
+		const char *type = jstr(ev, "type"), *msg = jstr(ev, "message");
+		if (type && msg && (strcmp(type, "aborted") == 0 || strcmp(type, "error") == 0)) {
+			fprintf(m, ": %s", msg);
+			any = true;
+		}
 	}
 	for (size_t i = 0; i < n_events; i++) {
 		struct json_object *ev = json_object_array_get_idx(events, i);
@@ -197,10 +209,9 @@ struct suite_entry {
 };
 
 /* Files in a suite directory that are no experiment: an inventory (or host list) kept
- * next to the experiments for @include. Matrix files are experiments, run by `chaos
- * matrix`. Only decided for files libconfig reads; the others go to experiment_load,
- * which reports their problems. */
-enum file_role { ROLE_EXPERIMENT, ROLE_INCLUDE, ROLE_MATRIX };
+ * next to the experiments for @include. Only decided for files libconfig reads; the
+ * others go to experiment_load, which reports their problems. */
+enum file_role { ROLE_EXPERIMENT, ROLE_INCLUDE };
 
 static enum file_role file_role(const char *dir, const char *path)
 {
@@ -209,9 +220,7 @@ static enum file_role file_role(const char *dir, const char *path)
 	config_set_include_dir(&cfg, dir);
 	enum file_role role = ROLE_EXPERIMENT;
 	if (config_read_file(&cfg, path) == CONFIG_TRUE) {
-		if (config_lookup(&cfg, "matrix"))
-			role = ROLE_MATRIX;
-		else if (!config_lookup(&cfg, "method") && !config_lookup(&cfg, "title") &&
+		if (!config_lookup(&cfg, "matrix") && !config_lookup(&cfg, "method") && !config_lookup(&cfg, "title") &&
 			 (config_lookup(&cfg, "inventory") || config_lookup(&cfg, "hosts") || config_lookup(&cfg, "tls")))
 			role = ROLE_INCLUDE;
 	}
@@ -268,6 +277,52 @@ static char *diags_text(struct diags *d)
 	return text;
 }
 
+static int make_temp_journal(char *path, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	snprintf(path, len, "%s/chaos-matrix-XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* A matrix file in a suite runs as `chaos matrix` would; its journal is read back from
+ * the file matrix_run writes (a temporary one when no journal directory was given). */
+static int suite_run_matrix(struct suite_entry *s, const struct experiment *e, const struct suite_opts *o,
+			    const char *html_dir, struct json_object **journal)
+{
+	char tmp[300] = "";
+	if (!s->journal_file && make_temp_journal(tmp, sizeof(tmp)) == 0)
+		s->journal_file = strdup(tmp);
+	if (html_dir)
+		s->html_file = join_path(html_dir, s->name, ".html");
+	struct matrix_opts mo = { .journal_path = s->journal_file, .html_path = s->html_file, .quiet = o->quiet };
+	int code = matrix_run(e, &mo);
+	*journal = s->journal_file ? json_object_from_file(s->journal_file) : NULL;
+	if (tmp[0]) {
+		unlink(tmp);
+		free(s->journal_file);
+		s->journal_file = NULL;
+	}
+	return code;
+}
+
+/* The matrix table as text, for the JUnit output of a suite. */
+static char *matrix_details(struct json_object *journal, int code, char **message)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	if (out) {
+		matrix_print_table(out, jget(journal, "matrix"));
+		fclose(out);
+	}
+	*message = strdup(code == EXIT_HELD ? "matrix completed" : "aborted: a matrix run aborted or failed");
+	return text;
+}
+
 /* Loads and runs one experiment file; fills `s` and returns its exit code. */
 static int suite_run_one(struct suite_entry *s, const struct suite_opts *o, const char *journal_dir,
 			 const char *html_dir, struct json_object **journal_out)
@@ -298,8 +353,12 @@ static int suite_run_one(struct suite_entry *s, const struct suite_opts *o, cons
 	if (journal_dir)
 		s->journal_file = join_path(journal_dir, s->name, ".json");
 	struct json_object *journal = NULL;
-	struct run_opts ro = { .journal_path = s->journal_file, .quiet = o->quiet, .journal_out = &journal };
-	s->code = run_experiment(&e, &ro);
+	if (e.is_matrix) {
+		s->code = suite_run_matrix(s, &e, o, html_dir, &journal);
+	} else {
+		struct run_opts ro = { .journal_path = s->journal_file, .quiet = o->quiet, .journal_out = &journal };
+		s->code = run_experiment(&e, &ro);
+	}
 	experiment_free(&e);
 	if (!journal) {
 		s->verdict = strdup(verdict_names[s->code]);
@@ -308,10 +367,13 @@ static int suite_run_one(struct suite_entry *s, const struct suite_opts *o, cons
 	}
 	s->verdict = dup_or_null(jstr(journal, "verdict"));
 	if (!s->verdict)
-		s->verdict = strdup(verdict_names[s->code]);
+		s->verdict = strdup(jget(journal, "matrix") && s->code == EXIT_HELD ? "completed" : verdict_names[s->code]);
 	s->duration_s = json_object_get_double(jget(journal, "duration_s"));
-	s->details = run_details(journal, &s->message);
-	if (html_dir) {
+	if (jget(journal, "matrix"))
+		s->details = matrix_details(journal, s->code, &s->message);
+	else
+		s->details = run_details(journal, &s->message);
+	if (html_dir && !s->html_file) {
 		s->html_file = join_path(html_dir, s->name, ".html");
 		if (s->html_file && (r = html_report_write(journal, s->html_file)))
 			fprintf(stderr, "chaos: cannot write the HTML report %s: %s\n", s->html_file, strerror(-r));
@@ -388,10 +450,6 @@ int suite_run(const char *dir, const struct suite_opts *o)
 		struct suite_entry *s = &entries[count++];
 		s->name = strdup(names[i]->d_name);
 		s->path = path;
-		if (role == ROLE_MATRIX) {
-			s->code = -1;
-			s->message = strdup("a matrix experiment: run it with chaos matrix");
-		}
 	}
 	if (count == 0) {
 		fprintf(stderr, "chaos: run: %s holds no experiment file (*.cfg)\n", dir);
@@ -461,8 +519,8 @@ int suite_run(const char *dir, const struct suite_opts *o)
 		else
 			by[entries[i].code]++;
 	}
-	printf("\nsuite %s: %zu experiment(s) in %.1fs: %zu held, %zu deviated, %zu aborted, %zu invalid", dir, ran,
-	       duration_s, by[0], by[1], by[2], by[3]);
+	printf("%ssuite %s: %zu experiment(s) in %.1fs: %zu held, %zu deviated, %zu aborted, %zu invalid",
+	       o->quiet ? "" : "\n", dir, ran, duration_s, by[0], by[1], by[2], by[3]);
 	if (skipped)
 		printf(", %zu skipped", skipped);
 	printf(" (exit %d)\n", worst);

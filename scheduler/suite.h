@@ -18,8 +18,8 @@ struct suite_opts {
 
 bool path_is_directory(const char *path);
 
-/* Runs every *.cfg of `dir` in name order. Files that are no experiment (an inventory
- * to @include) are left out; matrix files are listed as skipped. Returns the worst
+/* Runs every *.cfg of `dir` in name order (matrix files as `chaos matrix` does). Files
+ * that are no experiment (an inventory to @include) are left out. Returns the worst
  * exit code of the runs (3 > 2 > 1 > 0). */
 int suite_run(const char *dir, const struct suite_opts *o);
 

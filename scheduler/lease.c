@@ -31,10 +31,11 @@ static void renew_round(struct lease_keeper *k)
 	uint64_t now = mono_ms();
 	struct agent_call *calls = calloc(k->n_hosts + 1, sizeof(*calls));
 	uint64_t *until = calloc(k->n_hosts + 1, sizeof(*until));
+	bool *confirmed = calloc(k->n_hosts + 1, sizeof(*confirmed));
 	size_t n = 0;
 	char ttl[32];
 	duration_format(k->ttl_ms, ttl, sizeof(ttl));
-	for (size_t i = 0; calls && until && i < k->n_hosts; i++) {
+	for (size_t i = 0; calls && until && confirmed && i < k->n_hosts; i++) {
 		if (now >= k->until_mono_ms[i])
 			continue;
 		char path[120], *body = NULL;
@@ -42,12 +43,14 @@ static void renew_round(struct lease_keeper *k)
 		if (asprintf(&body, "{\"ttl\":\"%s\"}", ttl) < 0)
 			body = NULL;
 		until[n] = k->until_mono_ms[i];
+		confirmed[n] = k->confirmed[i];
 		agent_call_init(&calls[n++], k->hosts[i], k->agents[i], "POST", path, body);
 	}
 	pthread_mutex_unlock(&k->lock);
-	if (!calls || !until) {
+	if (!calls || !until || !confirmed) {
 		free(calls);
 		free(until);
+		free(confirmed);
 		return;
 	}
 	agent_batch(&k->client, calls, n);
@@ -57,6 +60,8 @@ static void renew_round(struct lease_keeper *k)
 			continue;
 		if (calls[i].status == 404 && now + DEADLINE_SLACK_MS >= until[i])
 			continue; /* our last fault there just ended, and the lease with it */
+		if (calls[i].status == 404 && !confirmed[i])
+			continue; /* the apply that creates the lease there has not answered yet */
 		k->failed_renewals++;
 		if (calls[i].status == 404)
 			k->lost++;
@@ -65,6 +70,7 @@ static void renew_round(struct lease_keeper *k)
 	k->renewals++;
 	agent_calls_free(calls, n);
 	free(until);
+	free(confirmed);
 }
 
 static void *keeper_main(void *arg)
@@ -124,7 +130,8 @@ int lease_start(struct lease_keeper *k, const struct agent_client *client, const
 	return 0;
 }
 
-void lease_add_host(struct lease_keeper *k, const char *host, const char *agent, uint64_t until_mono_ms)
+static void add_host(struct lease_keeper *k, const char *host, const char *agent, uint64_t until_mono_ms,
+		     bool confirmed)
 {
 	pthread_mutex_lock(&k->lock);
 	size_t found = SIZE_MAX;
@@ -142,14 +149,37 @@ void lease_add_host(struct lease_keeper *k, const char *host, const char *agent,
 		if (a)
 			k->agents = a;
 		uint64_t *u = a ? realloc(k->until_mono_ms, (k->n_hosts + 1) * sizeof(*u)) : NULL;
-		if (u) {
+		if (u)
 			k->until_mono_ms = u;
+		bool *c = u ? realloc(k->confirmed, (k->n_hosts + 1) * sizeof(*c)) : NULL;
+		if (c) {
+			k->confirmed = c;
+			c[k->n_hosts] = confirmed;
 			k->hosts[k->n_hosts] = host;
 			k->agents[k->n_hosts] = agent;
 			k->until_mono_ms[k->n_hosts] = until_mono_ms;
 			k->n_hosts++;
 		}
 	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+void lease_add_host(struct lease_keeper *k, const char *host, const char *agent, uint64_t until_mono_ms)
+{
+	add_host(k, host, agent, until_mono_ms, true);
+}
+
+void lease_add_host_pending(struct lease_keeper *k, const char *host, const char *agent, uint64_t until_mono_ms)
+{
+	add_host(k, host, agent, until_mono_ms, false);
+}
+
+void lease_confirm_host(struct lease_keeper *k, const char *host)
+{
+	pthread_mutex_lock(&k->lock);
+	for (size_t i = 0; i < k->n_hosts; i++)
+		if (strcmp(k->hosts[i], host) == 0)
+			k->confirmed[i] = true;
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -169,6 +199,8 @@ void lease_stop(struct lease_keeper *k)
 	free(k->hosts);
 	free(k->agents);
 	free(k->until_mono_ms);
+	free(k->confirmed);
+	k->confirmed = NULL;
 	k->hosts = k->agents = NULL;
 	k->until_mono_ms = NULL;
 	k->n_hosts = 0;

@@ -22,6 +22,9 @@ struct lease_keeper {
 	const char **hosts;
 	const char **agents;
 	uint64_t *until_mono_ms;  /* latest deadline of our faults on each host */
+	/* an apply carrying the lease succeeded there: until then a 404 only means the
+	 * apply is still under way (a slow BPF load), not that the agent lost the lease */
+	bool *confirmed;
 	size_t n_hosts;
 	unsigned lost;            /* hosts that forgot the lease before our faults' deadlines */
 	unsigned renewals;        /* successful renewal rounds */
@@ -35,4 +38,8 @@ int lease_start(struct lease_keeper *k, const struct agent_client *client, const
 /* Adds a host, or extends its deadline: renewals for it stop once `until_mono_ms` (the
  * latest deadline of our faults there) has passed, as the agent ends the lease then. */
 void lease_add_host(struct lease_keeper *k, const char *host, const char *agent, uint64_t until_mono_ms);
+/* The same, for a host whose apply is still to come: renewals it refuses with 404
+ * do not count as lost until lease_confirm_host() says an apply went through. */
+void lease_add_host_pending(struct lease_keeper *k, const char *host, const char *agent, uint64_t until_mono_ms);
+void lease_confirm_host(struct lease_keeper *k, const char *host);
 void lease_stop(struct lease_keeper *k);

@@ -560,9 +560,12 @@ static size_t apply_step(const struct experiment *e, size_t i, struct agent_clie
 	/* hosts join the renewal set first: a renewal racing the apply must not miss them */
 	uint64_t until = mono_ms() + s->duration_ms;
 	for (size_t j = 0; j < n; j++)
-		lease_add_host(keeper, e->inv.hosts[hosts[j]].name, e->inv.hosts[hosts[j]].agent, until);
+		lease_add_host_pending(keeper, e->inv.hosts[hosts[j]].name, e->inv.hosts[hosts[j]].agent, until);
 	uint64_t at = rel_ms(rep);
 	size_t failed = faults_apply(cl, &e->inv, hosts, n, &req, set, rep, quiet);
+	for (size_t k = 0; k < set->count; k++)
+		if (set->items[k].step == (int)i + 1)
+			lease_confirm_host(keeper, set->items[k].host);
 	struct json_object *hosts_json = json_object_new_array();
 	uint64_t skew = 0;
 	struct json_object *rec = hosts_json ? step_record(e, i, set, at, hosts_json, &skew) : NULL;

@@ -95,7 +95,9 @@ int journal_render(const char *journal_path, const char *html_path, const char *
 		code = EXIT_ABORTED;
 	}
 	if (junit_path) {
-		r = jget(journal, "suite") ? suite_junit_write_file(journal, junit_path) : junit_write_file(journal, junit_path);
+		r = jget(journal, "suite")    ? suite_junit_write_file(journal, junit_path)
+		    : jget(journal, "matrix") ? matrix_junit_write_file(journal, junit_path)
+					      : junit_write_file(journal, junit_path);
 		if (r) {
 			fprintf(stderr, "chaos: report: cannot write %s: %s\n", junit_path, strerror(-r));
 			code = EXIT_ABORTED;

@@ -1349,13 +1349,18 @@ static void load_partition_step(struct ctx *c, const config_setting_t *ss, struc
 				PROBLEM(c, ps, "partition: host %s is on both sides ('%s' and '%s')",
 					e->inv.hosts[a->chosen[i]].name, a->name, b->name);
 	const struct target *both[2] = { a, b };
+	bool addressless = false;
 	for (int k = 0; k < 2; k++)
 		for (size_t i = 0; i < both[k]->n_chosen; i++) {
 			const struct host *h = &e->inv.hosts[both[k]->chosen[i]];
-			if (h->n_addresses == 0)
+			if (h->n_addresses == 0) {
+				addressless = true;
 				PROBLEM(c, ps, "partition: host %s has no addresses (give addresses = [...] in the "
 					"inventory; its agent \"%s\" is no IP address)", h->name, h->agent);
+			}
 		}
+	if (addressless)
+		return;
 	s->params = partition_params(e, b);
 	s->params_b = partition_params(e, a);
 	/* the agent's own parser judges the built params, as it would on apply */

@@ -62,7 +62,7 @@ ck_expect_eq "outage: failover never deviated" "False None None True" \
 # each failover sample waits out two dead replicas (2 x 500ms): it only delays itself
 n_direct=$(sch_json "$J" 'len([s for s in j["samples"] if s["probe"] == "h1 direct" and s["phase"] == "sample" and j["phases"]["injected_at_ms"] <= s["t_ms"] < j["phases"]["reverted_at_ms"]])')
 n_failover=$(sch_json "$J" 'len([s for s in j["samples"] if s["probe"] == "web failover" and s["phase"] == "sample" and j["phases"]["injected_at_ms"] <= s["t_ms"] < j["phases"]["reverted_at_ms"]])')
-ck_log "samples during the 2.5s outage: h1 direct ${n_direct}, web failover ${n_failover}"
+ck_log "samples during the 3.5s outage: h1 direct ${n_direct}, web failover ${n_failover}"
 ck_check "outage: h1 direct sampled at least 4 times during the outage" test "$n_direct" -ge 4
 ck_check "outage: the slow failover probe sampled too" test "$n_failover" -ge 2
 ck_check "outage: failover samples name the replica that answered" \

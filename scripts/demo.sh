@@ -79,7 +79,7 @@ on_interrupt() {
 trap on_interrupt INT TERM
 
 echo "=== bringing the lab up: 3 datacenters x 3 hosts, Prometheus"
-lab/lab.sh up --hosts 9 --prometheus --prefix "$prefix" --dir "$lab_dir" --build "$build" || exit 1
+lab/lab.sh up --prometheus --prefix "$prefix" --dir "$lab_dir" --build "$build" || exit 1
 
 mkdir -p "$reports"
 journal=$reports/journal.json junit=$reports/junit.xml html=$reports/report.html

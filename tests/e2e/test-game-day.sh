@@ -47,10 +47,11 @@ ck_check "talk's /send deviated with login, was detected and recovered" \
 	grep -qE '^talk /send works\|deviate\|deviated=yes\|recovered=yes\|detect=[0-9]+\|recover=[0-9]+$' "$CK_TMP/recovery.txt"
 ck_check "the Prometheus probe held" \
 	grep -qx 'talk up in 2+ DCs (Prometheus)|ok|deviated=no|recovered=yes|detect=null|recover=null' "$CK_TMP/recovery.txt"
-# Sampled every second; 15 s of outage: detection comes within a few samples, not at the end.
+# Sampled every second (about 2 s per sample with the 1 s timeouts); 15 s of outage: detection
+# comes within a few samples, well before the outage ends (generous for a loaded machine).
 detect=$(sed -nE 's/^login answers\|.*\|detect=([0-9]+)\|.*/\1/p' "$CK_TMP/recovery.txt")
-ck_check "login's deviation was detected within 5 s of the injection (got ${detect:-none} ms)" \
-	test "${detect:-99999}" -le 5000
+ck_check "login's deviation was detected within 10 s of the injection (got ${detect:-none} ms)" \
+	test "${detect:-99999}" -le 10000
 ck_check "the Prometheus probe saw talk up in exactly 2 DCs while dc1 was dark (a sample with value 2)" \
 	grep -q ' ok value 2$' <(python3 "$CK_REPORT" samples "$RUN_JOURNAL" "talk up in 2+ DCs (Prometheus)")
 steps=$(python3 "$CK_REPORT" steps "$RUN_JOURNAL" 2>&1)
@@ -58,7 +59,8 @@ ck_log "steps: $steps"
 ck_check "one step: host-outage on dc1 = h1, h4, h7, with the start skew across agents reported" \
 	grep -qE '^host-outage dc1 h1,h4,h7 skew=[0-9]+$' <<<"$steps"
 skew=$(sed -nE 's/.*skew=([0-9]+)$/\1/p' <<<"$steps")
-ck_check "the start skew is below 1 s (got ${skew:-none} ms)" test "${skew:-99999}" -lt 1000
+ck_check "the start skew is below 2 s: the three agents went dark together (got ${skew:-none} ms)" \
+	test "${skew:-99999}" -lt 2000
 ck_expect_eq "the journal lists 3 host-outage applications and 3 reverts" \
 	"applied=3 reverted=3" \
 	"applied=$(python3 "$CK_REPORT" faults "$RUN_JOURNAL" | grep -c '^applied .* host-outage') reverted=$(python3 "$CK_REPORT" faults "$RUN_JOURNAL" | grep -c '^reverted .* host-outage ok')"

@@ -44,6 +44,13 @@ ck_expect_eq "the inventory lists h1..h3 with dc1..dc3 round robin" \
 	"$(sed -nE 's/.*name = "(h[0-9]+)"; agent = "([^"]+)"; labels = \{ dc = "(dc[0-9])"; role = "web"; name = "h[0-9]+"; \}.*/\1 \3 \2/p' \
 		"$LAB_INVENTORY" | tr '\n' '|')"
 
+ck_check "chaos accepts the lab's inventory (validating an experiment against it)" \
+	"$CK_CHAOS" validate --inventory "$LAB_INVENTORY" "$CK_EXPERIMENTS/lab-cut-host.cfg"
+ck_expect_eq "the inventory lists every host's addresses (IPv4 and IPv6)" \
+	'h1 10.77.0.11 fd77::11|h2 10.77.0.12 fd77::12|h3 10.77.0.13 fd77::13|' \
+	"$(sed -nE 's/.*name = "(h[0-9]+)"; agent = .* addresses = \["([^"]+)", "([^"]+)"\];.*/\1 \2 \3/p' \
+		"$LAB_INVENTORY" | tr '\n' '|')"
+
 # --- down, twice
 pids=$(e2e_lab_pids)
 ck_expect_eq "7 lab processes have pid files (3 agents, 3 talk services, login)" 7 "$(echo "$pids" | wc -w)"

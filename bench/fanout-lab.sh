@@ -44,6 +44,9 @@ done
 [[ $namespaces =~ ^[0-9]+$ && $namespaces -ge 1 && $namespaces -le 200 ]] || die "--namespaces: 1..200"
 [[ $agents =~ ^[0-9]+$ && $agents -ge 1 && $agents -le 100 ]] || die "--agents: 1..100"
 [[ $backend =~ ^(auto|tcx|clsact)$ ]] || die "--backend: auto, tcx or clsact"
+# clsact filters carry a per-agent handle numbered from the same base: agents sharing an
+# interface would collide (409 conflict) and sweep each other's filters.
+[ "$backend" != clsact ] || [ "$agents" -eq 1 ] || die "--backend clsact needs --agents 1 (one agent per namespace)"
 command -v openssl >/dev/null || die "openssl is not installed"
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -z "$build" ]; then

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -29,6 +30,10 @@ struct series {
 	const char *transport;
 	const struct inventory *inv;
 	struct samples apply[2], halt[2]; /* [0] bounded concurrency, [1] sequential */
+	struct samples floor[2];          /* GET /v1/faults on fresh connections: transport only */
+	/* CPU this process (the scheduler side) spent per phase, summed over rounds: when
+	 * it nears the wall time, the client is what limits the fan-out. */
+	uint64_t cpu_apply_ms[2], cpu_halt_ms[2], cpu_floor_ms[2];
 	uint64_t call_ms_sum[2];
 	size_t calls[2];
 };
@@ -70,6 +75,15 @@ static void samples_add(struct samples *s, uint64_t ms)
 {
 	if (s->n < MAX_ROUNDS)
 		s->ms[s->n++] = ms;
+}
+
+static uint64_t cpu_ms(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000u;
 }
 
 static size_t *all_hosts(size_t n)
@@ -167,9 +181,9 @@ static int one_round(struct series *s, int mode, const struct bench_opts *o, str
 		return -ENOMEM;
 	}
 	int r = 0;
-	uint64_t t0 = mono_ms();
+	uint64_t c0 = cpu_ms(), t0 = mono_ms();
 	size_t failed = faults_apply(&cl, inv, hosts, inv->n_hosts, &req, &set, &rep, true);
-	uint64_t t_apply = mono_ms() - t0;
+	uint64_t t_apply = mono_ms() - t0, c_apply = cpu_ms() - c0;
 	if (failed || set.count != inv->n_hosts) {
 		fprintf(stderr, "fanout: %s: %zu of %zu applies failed\n", s->transport, failed, inv->n_hosts);
 		r = -EIO;
@@ -179,9 +193,9 @@ static int one_round(struct series *s, int mode, const struct bench_opts *o, str
 	}
 	long long reverted = 0;
 	uint64_t call_ms = 0;
-	uint64_t t1 = mono_ms();
+	uint64_t c1 = cpu_ms(), t1 = mono_ms();
 	size_t bad = halt_all(&cl, inv, &reverted, &call_ms);
-	uint64_t t_halt = mono_ms() - t1;
+	uint64_t t_halt = mono_ms() - t1, c_halt = cpu_ms() - c1;
 	if (bad || reverted != (long long)set.count) {
 		fprintf(stderr, "fanout: %s: halt: %zu agents failed, %lld of %zu faults reverted\n", s->transport,
 			bad, reverted, set.count);
@@ -190,6 +204,8 @@ static int one_round(struct series *s, int mode, const struct bench_opts *o, str
 	if (r == 0) {
 		samples_add(&s->apply[mode], t_apply);
 		samples_add(&s->halt[mode], t_halt);
+		s->cpu_apply_ms[mode] += c_apply;
+		s->cpu_halt_ms[mode] += c_halt;
 		s->call_ms_sum[mode] += call_ms;
 		s->calls[mode] += inv->n_hosts;
 	}
@@ -198,6 +214,36 @@ static int one_round(struct series *s, int mode, const struct bench_opts *o, str
 	report_free(&rep);
 	free(hosts);
 	return r;
+}
+
+/* The same fan-out with a call that does no work on the agent (GET /v1/faults on
+ * fresh connections): what the scheduler and the transport cost by themselves. */
+static int floor_round(struct series *s, int mode, const struct bench_opts *o)
+{
+	const struct inventory *inv = s->inv;
+	struct agent_client cl;
+	agent_client_defaults(&cl, inv->has_tls ? &inv->tls : NULL);
+	cl.max_parallel = mode == 1 ? 1 : o->parallel;
+	struct agent_call *calls = calloc(inv->n_hosts, sizeof(*calls));
+	if (!calls)
+		return -ENOMEM;
+	for (size_t i = 0; i < inv->n_hosts; i++)
+		agent_call_init(&calls[i], inv->hosts[i].name, inv->hosts[i].agent, "GET", "/v1/faults", NULL);
+	uint64_t c0 = cpu_ms(), t0 = mono_ms();
+	agent_batch(&cl, calls, inv->n_hosts);
+	uint64_t t = mono_ms() - t0, c = cpu_ms() - c0;
+	size_t bad = 0;
+	for (size_t i = 0; i < inv->n_hosts; i++)
+		bad += calls[i].status != 200;
+	agent_calls_free(calls, inv->n_hosts);
+	agent_client_close(&cl);
+	if (bad) {
+		fprintf(stderr, "fanout: %s: %zu of %zu GET /v1/faults failed\n", s->transport, bad, inv->n_hosts);
+		return -EIO;
+	}
+	samples_add(&s->floor[mode], t);
+	s->cpu_floor_ms[mode] += c;
+	return 0;
 }
 
 static struct json_object *fault_params(const struct bench_opts *o)
@@ -218,7 +264,7 @@ static struct json_object *fault_params(const struct bench_opts *o)
 	return p;
 }
 
-static void print_row(const struct series *s, const char *phase, const struct samples *m, int parallel)
+static void print_row(const struct series *s, const char *phase, const struct samples *m)
 {
 	uint64_t p50 = percentile(&m[0], 50), p99 = percentile(&m[0], 99);
 	uint64_t q50 = percentile(&m[1], 50), q99 = percentile(&m[1], 99);
@@ -226,7 +272,6 @@ static void print_row(const struct series *s, const char *phase, const struct sa
 	       s->inv->n_hosts, (unsigned long long)p50, (unsigned long long)p99, (unsigned long long)q50,
 	       (unsigned long long)q99, p50 ? (double)q50 / (double)p50 : 0.0,
 	       p99 ? (double)q99 / (double)p99 : 0.0);
-	(void)parallel;
 }
 
 static void usage(FILE *out)
@@ -328,7 +373,8 @@ int main(int argc, char **argv)
 			for (int mode = 0; mode < 2 && code == 0; mode++) {
 				if (round >= (mode ? o.seq_rounds : o.rounds))
 					continue;
-				if (one_round(&series[si], mode, &o, params) < 0)
+				if (one_round(&series[si], mode, &o, params) < 0 ||
+				    floor_round(&series[si], mode, &o) < 0)
 					code = 2;
 			}
 		}
@@ -344,17 +390,26 @@ int main(int argc, char **argv)
 	printf("| transport | phase | hosts | par p50 | par p99 | seq p50 | seq p99 | p50 ratio | p99 ratio |\n");
 	printf("|-----------|-------|------:|--------:|--------:|--------:|--------:|----------:|----------:|\n");
 	for (size_t si = 0; si < n_series; si++) {
-		print_row(&series[si], "apply", series[si].apply, o.parallel);
-		print_row(&series[si], "halt", series[si].halt, o.parallel);
+		print_row(&series[si], "apply", series[si].apply);
+		print_row(&series[si], "halt", series[si].halt);
+		print_row(&series[si], "floor", series[si].floor);
 	}
-	printf("\n(par = %d calls in flight, seq = 1; ratio = sequential / parallel; samples: %zu par, %zu seq)\n",
+	printf("\nfloor = GET /v1/faults to every agent on fresh connections: the scheduler and transport alone.\n"
+	       "(par = %d calls in flight, seq = 1; ratio = sequential / parallel; samples: %zu par, %zu seq)\n",
 	       o.parallel, series[0].apply[0].n, series[0].apply[1].n);
-	for (size_t si = 0; si < n_series; si++)
-		for (int mode = 0; mode < 2; mode++)
-			if (series[si].calls[mode])
-				printf("mean halt call latency, %s %s: %.1f ms\n", series[si].transport,
-				       mode ? "seq" : "par",
-				       (double)series[si].call_ms_sum[mode] / (double)series[si].calls[mode]);
+	printf("\nScheduler-side CPU per round (ms, mean) and mean latency of one halt call:\n");
+	for (size_t si = 0; si < n_series; si++) {
+		for (int mode = 0; mode < 2; mode++) {
+			const struct series *x = &series[si];
+			double n = (double)x->apply[mode].n;
+			if (x->apply[mode].n == 0)
+				continue;
+			printf("  %-4s %s: cpu apply %.0f, halt %.0f, floor %.0f; halt call %.1f ms\n", x->transport,
+			       mode ? "seq" : "par", (double)x->cpu_apply_ms[mode] / n,
+			       (double)x->cpu_halt_ms[mode] / n, (double)x->cpu_floor_ms[mode] / n,
+			       x->calls[mode] ? (double)x->call_ms_sum[mode] / (double)x->calls[mode] : 0.0);
+		}
+	}
 out:
 	for (size_t i = 0; i < n_series; i++)
 		inventory_free(&invs[i]);

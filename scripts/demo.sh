@@ -27,27 +27,9 @@ prefix=${CHAOSKIT_LAB_PREFIX:-ckl}
 lab_dir=${CHAOSKIT_LAB_DIR:-/run/chaoskit-lab}
 reports=${CHAOSKIT_DEMO_REPORTS:-$repo/demo-reports}
 
-# The lab's Prometheus needs only the binary: the package's own service must not start (it would
-# take port 9090 on the host), so service starts are refused while apt-get runs, and the unit is
-# left disabled.
-install_prometheus() {
-	local made_policy=0 rc=0
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\n# demo.sh: no service starts while the prometheus package installs\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	echo "demo.sh: installing prometheus (the package's own service is not started)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null || rc=$?
-	[ "$made_policy" -eq 0 ] || rm -f /usr/sbin/policy-rc.d
-	[ "$rc" -ne 0 ] || systemctl disable --quiet prometheus.service 2>/dev/null || true
-	return "$rc"
-}
-
 # The e2e test of this script sets CHAOSKIT_NO_INSTALL=1: tests never install packages.
 if [ "${CHAOSKIT_NO_INSTALL:-0}" != 1 ]; then
 	scripts/install-deps.sh || exit 1
-	command -v prometheus >/dev/null || install_prometheus || exit 1
 fi
 for tool in prometheus python3; do
 	command -v "$tool" >/dev/null || {

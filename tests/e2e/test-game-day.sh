@@ -4,6 +4,8 @@
 # three at once. Talk holds through failover; login (dc1 only) and talk's /send deviate as the
 # documented dependency and recover; the journal carries the start skew and the recovery figures;
 # the frozen services run again afterwards and every namespace's kernel state is as before.
+# Then the game day gone wrong (gameday-abort.cfg): every DC dark, the abort condition fires,
+# everything is reverted at once and the run ends as aborted.
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/e2e/e2e-lib.sh"
 e2e_require
@@ -69,7 +71,19 @@ ck_expect_eq "h4's agent froze 1 process (talk)" 1 "$(python3 "$CK_REPORT" stat 
 ck_check "chaos run prints the recovery table (probe, expected, deviated, detect, recover)" \
 	grep -qE '^ *login answers +deviate +YES +[0-9.]+m?s +[0-9.]+m?s' "$RUN_LOG"
 
-# --- afterwards: everything as it was
+# --- the game day gone wrong: every DC dark; the abort condition reverts everything at once
+t0=$(date +%s%N)
+e2e_run abort "$CK_SOURCE_DIR/tests/e2e/gameday-abort.cfg"
+abort_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ck_expect_eq "blacking out every DC ends the run as aborted (exit 2)" 2 "$RUN_RC"
+ck_expect_eq "the journal names the abort condition that fired" '"some talk replica answers"' \
+	"$(python3 "$CK_REPORT" key "$RUN_JOURNAL" aborted_by 2>&1)"
+ck_check "the abort reverted long before the 60 s outage would have ended (run took ${abort_ms} ms)" \
+	test "$abort_ms" -lt 30000
+ck_expect_eq "all 9 outages were applied and reverted" "applied=9 reverted=9" \
+	"applied=$(python3 "$CK_REPORT" faults "$RUN_JOURNAL" | grep -c '^applied .* host-outage') reverted=$(python3 "$CK_REPORT" faults "$RUN_JOURNAL" | grep -c '^reverted .* host-outage ok')"
+
+# --- afterwards (both runs): everything as it was
 not_running=""
 while read -r host what pid; do
 	state=$(e2e_proc_state "$pid")

@@ -107,3 +107,8 @@ void packet_prog_destroy(struct packet_bpf *skel);
 int packet_prog_fd(struct packet_bpf *skel, bool egress);
 /* Sums the per-CPU counters. */
 int packet_prog_counters(struct packet_bpf *skel, uint64_t *matched, uint64_t *dropped);
+
+/* The kinds themselves, for faults that build on them (host-outage cuts the
+ * network with a blackhole it applies, reverts and recovers through these). */
+extern const struct fault_kind packet_loss_kind;
+extern const struct fault_kind blackhole_kind;

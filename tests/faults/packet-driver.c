@@ -1,13 +1,15 @@
-/* Test driver for the packet family: calls the kind API directly inside a
- * network namespace, the way chaos-agent would.
+/* Test driver for the packet family and the kinds built on it (host-outage):
+ * calls the kind API directly inside a network namespace, the way chaos-agent would.
  *
- *   packet-driver --netns NS [--kind packet-loss|blackhole] [--params JSON]
+ *   packet-driver --netns NS [--kind packet-loss|blackhole|host-outage] [--params JSON]
  *                 [--backend auto|tcx|clsact] [--control-port N]... [--timeout SEC]
- *                 [--record FILE] [--copies N]
+ *                 [--record FILE] [--copies N] [--state-dir DIR]
  *       applies, writes the journal record to FILE, prints "applied", waits for
  *       SIGTERM/SIGINT or the timeout, prints "stats {...}", reverts.
- *   packet-driver --netns NS --recover FILE   recover(record) then sweep
+ *   packet-driver --netns NS --recover FILE   recover(record) then every family's sweep
  *   packet-driver --netns NS --sweep
+ * --state-dir (default /tmp) is the agent's state_dir: host-outage keeps the list
+ * of processes it froze there until revert.
  *   packet-driver --netns NS --probe [--backend B]   prints the chosen backend or why none
  *   packet-driver --netns NS --tcx-state      tcx programs attached per interface
  */
@@ -25,10 +27,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
+
+static double elapsed_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
 
 static int enter_netns(const char *name)
 {
@@ -68,7 +76,7 @@ static int print_tcx_state(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: packet-driver --netns NS [--kind K] [--params JSON] [--backend B] "
-			"[--control-port N]... [--timeout SEC] [--record FILE] | --recover FILE | --sweep | --probe\n");
+			"[--control-port N]... [--timeout SEC] [--record FILE] [--state-dir DIR] | --recover FILE | --sweep | --probe\n");
 }
 
 int main(int argc, char **argv)
@@ -94,6 +102,7 @@ int main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "copies", required_argument, NULL, 'C' },
 		{ "tcx-state", no_argument, NULL, 'T' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{ 0 },
 	};
 	int c;
@@ -115,6 +124,7 @@ int main(int argc, char **argv)
 		case 'd': log_set_level(LOG_LVL_DEBUG); break;
 		case 'C': copies = atoi(optarg); break;
 		case 'T': do_tcx_state = true; break;
+		case 's': env.state_dir = optarg; break;
 		default: usage(); return 2;
 		}
 	}
@@ -160,9 +170,14 @@ int main(int argc, char **argv)
 			if (r < 0)
 				fprintf(stderr, "recover: %s\n", strerror(-r));
 		}
-		int s = fault_families()[0]->sweep(&env);
-		if (s < 0)
-			fprintf(stderr, "sweep: %s\n", strerror(-s));
+		int s = 0;
+		for (const struct fault_family *const *fam = fault_families(); *fam; fam++) {
+			int fr = (*fam)->sweep(&env);
+			if (fr < 0) {
+				fprintf(stderr, "sweep %s: %s\n", (*fam)->name, strerror(-fr));
+				s = fr;
+			}
+		}
 		printf("recovered\n");
 		return r < 0 || s < 0 ? 1 : 0;
 	}
@@ -184,6 +199,8 @@ int main(int argc, char **argv)
 		copies = 1;
 	void *handles[8] = { 0 };
 	struct json_object *records = json_object_new_array();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < copies; i++) {
 		struct json_object *record = json_object_new_object();
 		r = kind->apply(spec, &env, &handles[i], record, &err);
@@ -207,7 +224,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	printf("applied\n");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("applied in %.1f ms\n", elapsed_ms(&t0, &t1));
 	fflush(stdout);
 	for (double waited = 0; !stop && waited < timeout_s; waited += 0.05)
 		usleep(50000);
@@ -217,13 +235,15 @@ int main(int argc, char **argv)
 		printf("stats %s\n", json_object_to_json_string_ext(stats, JSON_C_TO_STRING_PLAIN));
 	json_object_put(stats);
 	r = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < copies; i++) {
 		int rr = kind->revert(handles[i]);
 		if (rr < 0)
 			r = rr;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	kind->spec_free(spec);
-	printf("reverted\n");
+	printf("reverted in %.1f ms\n", elapsed_ms(&t0, &t1));
 	fflush(stdout);
 	return r < 0 ? 1 : 0;
 }

@@ -362,6 +362,8 @@ static int suite_run_one(struct suite_entry *s, const struct suite_opts *o, cons
 		s->code = run_experiment(&e, &ro);
 	}
 	experiment_free(&e);
+	if (s->code < EXIT_HELD || s->code > EXIT_INVALID)
+		s->code = EXIT_ABORTED;
 	if (!journal) {
 		s->verdict = strdup(verdict_names[s->code]);
 		s->message = strdup("the run left no readable journal");
@@ -492,6 +494,8 @@ int suite_run(const char *dir, const struct suite_opts *o)
 		       s->message && c ? ": " : "", s->message && c ? s->message : "");
 		fflush(stdout);
 	}
+	if (chaos_interrupted && worst < EXIT_ABORTED)
+		worst = EXIT_ABORTED;
 	double duration_s = (double)(mono_ms() - start_mono) / 1000.0;
 	struct json_object *sj = suite_journal(dir, entries, count, runs, worst, start_wall, duration_s);
 	int r;

@@ -288,32 +288,15 @@ static int freeze_processes(const struct outage_spec *spec, const struct process
 		return r;
 	}
 	h->state_file = true;
-	int kept = 0;
-	for (int i = 0; i < n; i++) {
-		int fd = process_pidfd_open(scope->proc_root, &found[i]);
-		if (fd == -ESRCH)
-			continue; /* exited since the scan */
-		if (fd < 0) {
-			fault_error_set(err, "freeze", "cannot open pid %d (%s): %s", (int)found[i].pid, found[i].comm,
-					strerror(-fd));
-			return fd;
-		}
-		/* Counted before signalling so that a failure below still resumes it. */
-		found[kept] = found[i];
-		h->frozen_fds[kept] = fd;
-		h->n_frozen = ++kept;
-		r = process_pidfd_signal(fd, SIGSTOP);
-		if (r == -ESRCH) {
-			close(fd);
-			h->n_frozen = --kept;
-			continue;
-		}
-		if (r < 0) {
-			fault_error_set(err, "freeze", "cannot stop pid %d (%s): %s", (int)found[i].pid, found[i].comm,
-					strerror(-r));
-			return r;
-		}
+	int kept = 0, failed = 0;
+	r = process_freeze(scope->proc_root, found, n, h->frozen_fds, &kept, &failed);
+	if (r < 0) {
+		/* process_freeze resumed what it had stopped; the caller removes the rest. */
+		fault_error_set(err, "freeze", "cannot stop pid %d (%s): %s", (int)found[failed].pid,
+				found[failed].comm, strerror(-r));
+		return r;
 	}
+	h->n_frozen = kept;
 	for (int i = 0; i < h->n_frozen; i++) {
 		if (process_wait_stopped(scope->proc_root, &h->frozen[i], OUTAGE_STOP_WAIT_MS) < 0)
 			log_warn("host-outage: pid %d (%s) has not stopped yet (uninterruptible sleep?); it stops when "

@@ -263,6 +263,44 @@ int process_pidfd_signal(int pidfd, int sig)
 	return 0;
 }
 
+int process_freeze(const char *proc_root, struct process_ident *list, int n, int *fds, int *n_frozen, int *failed)
+{
+	int kept = 0, r = 0;
+	for (int i = 0; i < n; i++) {
+		struct process_ident p = list[i];
+		int fd = process_pidfd_open(proc_root, &p);
+		if (fd == -ESRCH)
+			continue; /* exited since it was found */
+		if (fd < 0) {
+			r = fd;
+			*failed = i;
+			break;
+		}
+		r = process_pidfd_signal(fd, SIGSTOP);
+		if (r == -ESRCH) {
+			close(fd);
+			r = 0;
+			continue;
+		}
+		if (r < 0) {
+			close(fd);
+			*failed = i;
+			break;
+		}
+		list[kept] = p;
+		fds[kept++] = fd;
+	}
+	if (r < 0) {
+		for (int i = 0; i < kept; i++) {
+			process_pidfd_signal(fds[i], SIGCONT);
+			close(fds[i]);
+		}
+		return r;
+	}
+	*n_frozen = kept;
+	return 0;
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;

@@ -78,6 +78,14 @@ int process_pidfd_open(const char *proc_root, const struct process_ident *p);
 /* Signals through the pidfd; 0, -ESRCH when the process has exited, or -errno. */
 int process_pidfd_signal(int pidfd, int sig);
 
+/* Stops every process of `list` with SIGSTOP through a pidfd each. Processes that
+ * exited meanwhile (or whose pid now names another process) are dropped: `list` is
+ * compacted and *n_frozen says how many remain, fds[i] holding list[i]'s pidfd
+ * (the caller closes them). All or nothing: on failure every process already
+ * stopped is resumed, the pidfds are closed, *failed is the index in the ORIGINAL
+ * list that failed, and -errno is returned. */
+int process_freeze(const char *proc_root, struct process_ident *list, int n, int *fds, int *n_frozen, int *failed);
+
 /* Polls /proc until the process is stopped (state 'T'), gone, or timeout_ms passed.
  * Returns 0 when stopped or gone, -ETIMEDOUT otherwise. */
 int process_wait_stopped(const char *proc_root, const struct process_ident *p, int timeout_ms);

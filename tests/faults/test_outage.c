@@ -5,7 +5,9 @@
 #include "faults/process.h"
 #include "faults/registry.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -438,6 +440,100 @@ static void test_freeze_resume_child(void **state)
 	assert_int_equal(process_resume_list("/proc", &child, 1), 0);
 }
 
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* A child with a second thread; *tid is that thread's id (not a process: pidfd_open refuses it). */
+static pid_t start_threaded_child(struct process_ident *id, pid_t *tid)
+{
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		prctl(PR_SET_NAME, "ckt-out-child");
+		pthread_t t;
+		if (pthread_create(&t, NULL, idle_thread, NULL) != 0)
+			_exit(1);
+		pid_t thread_id = 0;
+		char dir[64];
+		snprintf(dir, sizeof(dir), "/proc/%d/task", (int)getpid());
+		DIR *d = opendir(dir);
+		for (struct dirent *de; d && (de = readdir(d));)
+			if (atoi(de->d_name) > 0 && atoi(de->d_name) != getpid())
+				thread_id = atoi(de->d_name);
+		if (d)
+			closedir(d);
+		if (write(ready[1], &thread_id, sizeof(thread_id)) != (ssize_t)sizeof(thread_id))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], tid, sizeof(*tid)), (ssize_t)sizeof(*tid));
+	close(ready[0]);
+	assert_true(*tid > 0);
+	struct process_stat st;
+	assert_int_equal(process_stat_read("/proc", pid, &st), 0);
+	id->pid = pid;
+	id->starttime = st.starttime;
+	snprintf(id->comm, sizeof(id->comm), "%s", st.comm);
+	return pid;
+}
+
+static void test_freeze_all_or_nothing(void **state)
+{
+	(void)state;
+	struct process_ident first, last, threaded, gone;
+	pid_t tid;
+	pid_t p1 = start_child(&first);
+	pid_t p2 = start_threaded_child(&threaded, &tid);
+	pid_t p3 = start_child(&last);
+	pid_t p4 = start_child(&gone);
+	kill(p4, SIGKILL);
+	waitpid(p4, NULL, 0);
+
+	/* An exited process is dropped, the others are stopped. */
+	struct process_ident list[4] = { first, gone, last };
+	int fds[4], n = -1, failed = -1;
+	assert_int_equal(process_freeze("/proc", list, 3, fds, &n, &failed), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].pid, p1);
+	assert_int_equal(list[1].pid, p3);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(process_wait_stopped("/proc", &list[i], 2000), 0);
+		assert_int_equal(process_pidfd_signal(fds[i], SIGCONT), 0);
+		close(fds[i]);
+	}
+	wait_running(p1);
+	wait_running(p3);
+
+	/* The second entry cannot be opened (a thread id, not a process; its starttime is
+	 * wrong on purpose so that no kernel could ever stop it): the first one, already
+	 * stopped, is resumed and the third is never touched. */
+	struct process_ident bad = { .pid = tid, .starttime = 1 };
+	struct process_ident list2[3] = { first, bad, last };
+	int r = process_freeze("/proc", list2, 3, fds, &n, &failed);
+	assert_true(r < 0 && r != -ESRCH);
+	assert_int_equal(failed, 1);
+	wait_running(p1);
+	assert_true(state_of(p1) != 'T');
+	assert_true(state_of(p3) != 'T');
+	assert_true(state_of(p2) != 'T');
+
+	pid_t all[] = { p1, p2, p3 };
+	for (int i = 0; i < 3; i++) {
+		kill(all[i], SIGKILL);
+		waitpid(all[i], NULL, 0);
+	}
+}
+
 static void test_state_files(void **state)
 {
 	(void)state;
@@ -519,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_find_on_fake_proc),
 		cmocka_unit_test(test_scope_self),
 		cmocka_unit_test(test_freeze_resume_child),
+		cmocka_unit_test(test_freeze_all_or_nothing),
 		cmocka_unit_test(test_state_files),
 		cmocka_unit_test(test_list_json),
 	};

@@ -181,14 +181,17 @@ e2e_check_kernel_restored() {
 }
 
 # e2e_check_junit_matches_journal EXPECTED_FAILURES: the JUnit file is well formed, its counts
-# agree with its own test cases, and it has one case per probe result and fault application.
+# agree with its own test cases, and it has one case per probe result, fault application and
+# probe recovery (every steady-state probe's figures after the run; a probe that must stay ok and
+# deviated is a failure there too).
 e2e_check_junit_matches_journal() {
-	local want_failures=$1 probes applied junit
+	local want_failures=$1 probes applied recovery junit
 	probes=$(python3 "$CK_REPORT" probes "$RUN_JOURNAL" | wc -l)
 	applied=$(python3 "$CK_REPORT" faults "$RUN_JOURNAL" | grep -c '^applied' || true)
+	recovery=$(python3 "$CK_REPORT" recovery "$RUN_JOURNAL" | wc -l)
 	junit=$(python3 "$CK_REPORT" junit "$RUN_JUNIT" 2>&1 || true)
-	ck_expect_eq "JUnit: one test case per probe result and fault application, $want_failures failure(s)" \
-		"tests=$((probes + applied)) failures=$want_failures cases=$((probes + applied)) failure_elements=$want_failures" \
+	ck_expect_eq "JUnit: one test case per probe result, fault application and probe recovery, $want_failures failure(s)" \
+		"tests=$((probes + applied + recovery)) failures=$want_failures cases=$((probes + applied + recovery)) failure_elements=$want_failures" \
 		"$junit"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The HTML report rendered in headless Chromium: for each fixture journal (tests/reports/*.json,
-# written to contracts-3.md; one from before sampling existed), the DOM after the page's script
+# written to contracts-3.md; one from before sampling existed; one a real run wrote), the DOM after the page's script
 # ran shows the verdict, one fault bar per step, one mark per sample, the detection / recovery
 # marks, the recovery, steps and matrix tables; a screenshot is a real picture; the file
 # references nothing outside itself and carries the journal intact.
@@ -10,12 +10,12 @@ command -v python3 >/dev/null || ck_skip "python3 is needed to read the DOM"
 CK_TMP=$(mktemp -d /tmp/ckt-rep-render.XXXXXX)
 ck_on_exit "rm -rf '$CK_TMP'"
 FIX=$CK_SOURCE_DIR/tests/reports
-for name in gameday-deviated issue2-deviated aborted-partition matrix; do
+for name in gameday-deviated issue2-deviated aborted-partition matrix real-abort; do
 	"$CK_CHAOS" report "$FIX/$name.json" --html "$CK_TMP/$name.html" || ck_die "chaos report $name.json failed"
 done
 
 # ---- self-contained: nothing outside the file is referenced; the journal rides along intact
-for name in gameday-deviated issue2-deviated aborted-partition matrix; do
+for name in gameday-deviated issue2-deviated aborted-partition matrix real-abort; do
 	ck_check "$name: no external reference outside the embedded journal" python3 - "$CK_TMP/$name.html" <<'EOF'
 import re, sys
 page = open(sys.argv[1], encoding="utf-8").read()
@@ -129,6 +129,16 @@ ck_expect_eq "aborted: not recovered within the window" 1 "$(q aborted-partition
 ck_expect_eq "aborted: the partition is one bar over both sides" "1 h1,h4,h7,h2,h5,h8" \
 	"$(q aborted-partition count fault-bar) $(q aborted-partition attr fault-bar data-hosts)"
 ck_check "aborted: the step names both sides" grep -q '^1|partition (blackhole both ways)|dc1 ⇄ dc2|' <<<"$(q aborted-partition cells steps)"
+
+# ---- a journal a real run wrote (tests/scheduler/integration/gameday-abort.cfg: a partition,
+# then the abort condition failed)
+render real-abort
+ck_expect_eq "real abort: verdict" aborted "$(q real-abort attr verdict data-verdict | head -1)"
+ck_expect_eq "real abort: a mark per sample, abort condition included" "$(fx real-abort 'len(j["samples"])')" "$(q real-abort count mark.sample)"
+ck_expect_eq "real abort: the abort condition's lane says what it is" "abort condition" \
+	"$(grep -o '<text class="lane-sub"[^>]*>abort condition<' "$CK_TMP/real-abort.dom" | sed 's/.*>\(.*\)</\1/')"
+ck_expect_eq "real abort: the partition bar, the abort line" "1 1" "$(q real-abort count fault-bar) $(q real-abort count phase-line.abort)"
+ck_check "real abort: the reason" grep -q 'abort condition failed: h2 reaches h1' <<<"$(q real-abort text abort)"
 
 # ---- a matrix journal: probe x domain table, then each outage's run
 render matrix

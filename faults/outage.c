@@ -172,23 +172,24 @@ static int outage_parse(struct json_object *params, void **spec_out, struct faul
 	return 0;
 }
 
-static struct json_object *names_to_json(char (*names)[PROCESS_NAME_MAX + 1], int n)
+static struct json_object *names_to_json(const struct outage_spec *spec, bool kill)
 {
+	int n = kill ? spec->n_kill : spec->n_freeze;
 	struct json_object *arr = json_object_new_array();
 	for (int i = 0; arr && i < n; i++)
-		json_object_array_add(arr, json_object_new_string(names[i]));
+		json_object_array_add(arr, json_object_new_string(kill ? spec->kill[i] : spec->freeze[i]));
 	return arr;
 }
 
 static struct json_object *outage_spec_to_json(const void *spec_v)
 {
-	struct outage_spec *spec = (struct outage_spec *)spec_v;
+	const struct outage_spec *spec = spec_v;
 	struct json_object *o = json_object_new_object();
 	if (!o)
 		return NULL;
 	json_object_object_add(o, "keep_control_path", json_object_new_boolean(spec->keep_control_path));
-	json_object_object_add(o, "freeze", names_to_json(spec->freeze, spec->n_freeze));
-	json_object_object_add(o, "kill", names_to_json(spec->kill, spec->n_kill));
+	json_object_object_add(o, "freeze", names_to_json(spec, false));
+	json_object_object_add(o, "kill", names_to_json(spec, true));
 	/* Only with kill: parse() refuses a signal that nothing would receive. */
 	char sig[24];
 	if (spec->n_kill > 0)

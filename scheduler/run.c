@@ -52,10 +52,13 @@ void progress(const struct report *r, bool quiet, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
+	/* sampling threads report too: one line at a time */
+	flockfile(stdout);
 	printf("[%6.1fs] ", report_elapsed_s(r));
 	vprintf(fmt, ap);
 	putchar('\n');
 	fflush(stdout);
+	funlockfile(stdout);
 	va_end(ap);
 }
 
@@ -633,6 +636,7 @@ static bool add_recovery(const struct experiment *e, struct sampler *smp, struct
 			json_object_object_add(o, "recovered_after_ms",
 					       r.recovered_after_ms >= 0 ? json_object_new_int64(r.recovered_after_ms) : NULL);
 			json_object_object_add(o, "recovered", json_object_new_boolean(r.recovered));
+			json_object_object_add(o, "failed_during_method", json_object_new_boolean(r.failed_during_method));
 			json_object_array_add(arr, o);
 		}
 		if (!quiet) {

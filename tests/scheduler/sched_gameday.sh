@@ -103,7 +103,23 @@ ck_expect_eq "abort: both sides reverted" "h1 True|h2 True|" \
 	"$(sch_json "$CK_TMP/abort.json" '"".join("%s %s|" % (e["host"], e["ok"]) for e in sorted((e for e in j["events"] if e["type"] == "fault_reverted"), key=lambda e: e["host"]))')"
 for i in 1 2; do ck_expect_eq "abort: no fault left on h$i" 0 "$(sch_faults "$i")"; done
 
-# 5. chaos matrix: which probe depends on which DC
+# 5. a datacenter power loss with host-outage (network cut, services frozen), when chaos has it
+if "$CK_CHAOS" kinds | grep -q '^host-outage '; then
+	sch_chaos run "$EXP/gameday-host-outage.cfg" --inventory "$INV" --journal "$CK_TMP/power.json"
+	ck_expect_eq "host-outage: exit 0 (failover held)" 0 "$RC"
+	J=$CK_TMP/power.json
+	ck_expect_eq "host-outage: the service was frozen on h1 and on h3" "h1 1|h3 1|" \
+		"$(sch_json "$J" '"".join("%s %s|" % (e["host"], min(e["stats"].get("processes_frozen", 0), 1)) for e in sorted((e for e in j["events"] if e["type"] == "fault_reverted"), key=lambda e: e["host"]))')"
+	ck_log "host-outage on dc1: start skew $(sch_json "$J" 'j["steps"][0]["skew_ms"]') ms; h1 direct detected after $(sch_json "$J" '[r["detected_after_ms"] for r in j["recovery"] if r["probe"] == "h1 direct"][0]') ms, recovered after $(sch_json "$J" '[r["recovered_after_ms"] for r in j["recovery"] if r["probe"] == "h1 direct"][0]') ms"
+	ck_expect_eq "host-outage: h1 direct deviated and recovered" "True True" \
+		"$(sch_json "$J" '" ".join(str(r[k]) for r in j["recovery"] if r["probe"] == "h1 direct" for k in ("deviated", "recovered"))')"
+	ck_check "host-outage: h3's service answers again (resumed)" \
+		ip netns exec "$SCH_CTL" curl -sf --max-time 2 http://10.201.3.2:8080/health
+else
+	ck_log "this chaos has no host-outage kind: the power-loss part is skipped"
+fi
+
+# 6. chaos matrix: which probe depends on which DC
 html=()
 [ -e "$CK_SOURCE_DIR/scheduler/html_report.h" ] && html=(--html "$CK_TMP/matrix.html")
 sch_chaos matrix "$EXP/gameday-matrix.cfg" --inventory "$INV" --journal "$CK_TMP/matrix.json" \

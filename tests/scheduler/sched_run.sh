@@ -41,7 +41,7 @@ ck_check "held: the fault's counters were fetched (packets dropped on h2)" \
 ck_expect_eq "held: the rollback ran" "True" "$(sch_json "$CK_TMP/held.json" '[e["ok"] for e in j["events"] if e["type"] == "rollback"][0]')"
 ck_expect_eq "held: journal keys" "True" \
 	"$(sch_json "$CK_TMP/held.json" 'all(k in j for k in ("title", "file", "started_at", "ended_at", "targets", "lease", "events"))')"
-ck_expect_eq "held: JUnit counts (6 probes, 1 fault, 1 rollback, no failure)" 'tests="8" failures="0"' \
+ck_expect_eq "held: JUnit counts (6 probes, 1 fault, 1 rollback, 2 recovery rows, no failure)" 'tests="10" failures="0"' \
 	"$(grep -o 'tests="[0-9]*" failures="[0-9]*"' "$CK_TMP/held.xml")"
 ck_check "held: JUnit is well-formed XML" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$CK_TMP/held.xml"
 for i in 1 2 3; do ck_expect_eq "held: no fault left on h$i" 0 "$(sch_faults "$i")"; done
@@ -53,7 +53,7 @@ ck_check "deviated: verdict line" grep -q '^verdict: deviated (exit 1)' <<<"$OUT
 ck_expect_eq "deviated: journal" "deviated 1" "$(sch_json "$CK_TMP/dev.json" 'j["verdict"], j["exit_code"]' | tr -d "(),'")"
 ck_expect_eq "deviated: the during check failed, before and after held" "before True|during False|after True|" \
 	"$(sch_json "$CK_TMP/dev.json" '"".join("%s %s|" % (e["phase"], e["ok"]) for e in j["events"] if e["type"] == "probe")')"
-ck_expect_eq "deviated: JUnit has one failure" 'tests="4" failures="1"' \
+ck_expect_eq "deviated: JUnit fails the check and the probe's recovery row" 'tests="5" failures="2"' \
 	"$(grep -o 'tests="[0-9]*" failures="[0-9]*"' "$CK_TMP/dev.xml")"
 ck_expect_eq "deviated: no fault left on h1" 0 "$(sch_faults 1)"
 

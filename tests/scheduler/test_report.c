@@ -179,12 +179,51 @@ static void params_from_the_command_line(void **state)
 	assert_string_equal(err.key, "probability");
 }
 
+/* Game-day journals: a probe expected to deviate is no failure during the faults, and
+ * each recovery row is a testcase (failure when a probe that must hold deviated during
+ * the faults or never recovered). */
+static void junit_recovery_and_expected_deviations(void **state)
+{
+	(void)state;
+	const char *text =
+		"{\"title\":\"g\",\"verdict\":\"deviated\",\"duration_s\":1,\"events\":["
+		"{\"type\":\"probe\",\"phase\":\"before\",\"probe\":\"login\",\"ok\":true,\"value\":\"HTTP 200\",\"expect\":\"deviate\"},"
+		"{\"type\":\"probe\",\"phase\":\"during\",\"probe\":\"login\",\"ok\":false,\"reason\":\"timeout\",\"expect\":\"deviate\"},"
+		"{\"type\":\"probe\",\"phase\":\"during\",\"probe\":\"talk\",\"ok\":false,\"reason\":\"HTTP 503\"}],"
+		"\"recovery\":["
+		"{\"probe\":\"talk\",\"expect\":\"ok\",\"deviated\":true,\"detected_after_ms\":1800,\"recovered_after_ms\":2300,\"recovered\":true,\"failed_during_method\":true},"
+		"{\"probe\":\"login\",\"expect\":\"deviate\",\"deviated\":true,\"detected_after_ms\":900,\"recovered_after_ms\":null,\"recovered\":false,\"failed_during_method\":true},"
+		"{\"probe\":\"web\",\"expect\":\"ok\",\"deviated\":false,\"detected_after_ms\":null,\"recovered_after_ms\":null,\"recovered\":true,\"failed_during_method\":false},"
+		"{\"probe\":\"late\",\"expect\":\"ok\",\"deviated\":true,\"detected_after_ms\":5000,\"recovered_after_ms\":400,\"recovered\":true,\"failed_during_method\":false},"
+		"{\"probe\":\"gone\",\"expect\":\"ok\",\"deviated\":true,\"detected_after_ms\":100,\"recovered_after_ms\":null,\"recovered\":false,\"failed_during_method\":false}]}";
+	struct json_object *j = json_tokener_parse(text);
+	assert_non_null(j);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(junit_write(j, f), 0);
+	fclose(f);
+	/* 3 probe events + 5 recovery rows; failures: talk during, recovery talk, recovery gone */
+	if (!strstr(buf, "tests=\"8\" failures=\"3\""))
+		fail_msg("%s", buf);
+	assert_non_null(strstr(buf, "deviated as expected: timeout"));
+	assert_non_null(strstr(buf, "name=\"recovery: talk\""));
+	assert_non_null(strstr(buf, "<failure message=\"deviated (detected after 1.8s), recovered 2.3s after the revert\""));
+	assert_non_null(strstr(buf, "expected to deviate: deviated (detected after 0.9s), not recovered within the recovery window"));
+	assert_non_null(strstr(buf, "<failure message=\"deviated (detected after 0.1s), not recovered within the recovery window\""));
+	assert_non_null(strstr(buf, "<system-out>held in every sample</system-out>"));
+	assert_non_null(strstr(buf, "<system-out>deviated (detected after 5.0s), recovered 0.4s after the revert</system-out>"));
+	free(buf);
+	json_object_put(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(xml_escaping),
 		cmocka_unit_test(journal_structure),
 		cmocka_unit_test(junit_from_journal),
+		cmocka_unit_test(junit_recovery_and_expected_deviations),
 		cmocka_unit_test(params_from_the_command_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

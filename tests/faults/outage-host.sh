@@ -94,27 +94,59 @@ ck_expect_eq "blackout: nothing frozen" 0 "$(pk_stat processes_frozen)"
 ck_check "blackout: kernel state equals before" same_state
 
 # --- the driver (agent) is SIGKILLed ----------------------------------------------------
+recover() { "$PK_DRIVER" --netns "$PK_B" --kind host-outage --state-dir "$STATE_DIR" --recover "$1" >/dev/null; }
 outage '{"freeze": ["chaos-demo-service"]}'
 cp "$PK_RECORD" "$CK_TMP/journal.json"
 killed_driver
 ck_check "crash: the victim stays frozen when the agent dies" stopped "$VICTIM"
-"$PK_DRIVER" --netns "$PK_B" --state-dir "$STATE_DIR" --recover "$CK_TMP/journal.json" >/dev/null
-ck_check "crash: recover() resumes the victim" ck_wait_for 2 running "$VICTIM"
-ck_check "crash: recover() removes the state file" test ! -e "$STATE_FILE"
+ck_check "crash: the state file survives" test -s "$STATE_FILE"
+# The journal record alone must do: the state file is set aside for this step.
+mv "$STATE_FILE" "$CK_TMP/state.json"
+recover "$CK_TMP/journal.json"
+ck_check "crash: recover() resumes the victim from the journal record" ck_wait_for 2 running "$VICTIM"
 ck_check "crash: traffic flows after recover" ck_wait_for 5 both_flow
 ck_check "crash: kernel state equals before" same_state
+rm -f "$CK_TMP/state.json"
+
+# The crash came before the record was journaled: the agent recovers an empty record,
+# and the state file written before the freeze names the victim.
+outage '{"freeze": ["chaos-demo-service"]}'
+killed_driver
+echo '{}' >"$CK_TMP/empty.json"
+recover "$CK_TMP/empty.json"
+ck_check "crash before the record: recovery (recover + sweep) resumes it from the state file" ck_wait_for 2 running "$VICTIM"
+ck_check "crash before the record: state file removed" test ! -e "$STATE_FILE"
+ck_check "crash before the record: kernel state equals before" same_state
+
+# clsact: the network cut outlives the agent too; recover() removes it from the record's
+# "network" part and resumes the victim.
+if pk_backend_supported clsact; then
+	pk_start "$PK_B" clsact host-outage '{"freeze": ["chaos-demo-service"]}' --state-dir "$STATE_DIR"
+	cp "$PK_RECORD" "$CK_TMP/journal-clsact.json"
+	killed_driver
+	ck_check "clsact crash: traffic stays cut" both_cut
+	ck_check "clsact crash: the victim stays frozen" stopped "$VICTIM"
+	ck_expect_eq "clsact crash: record has the blackhole's backend" clsact "$(json_get "$CK_TMP/journal-clsact.json" network.backend)"
+	recover "$CK_TMP/journal-clsact.json"
+	ck_check "clsact crash: recover() resumes the victim" ck_wait_for 2 running "$VICTIM"
+	ck_check "clsact crash: traffic flows after recover" ck_wait_for 5 both_flow
+	ck_check "clsact crash: kernel state equals before" same_state
+else
+	ck_log "clsact unsupported here: its crash case is skipped"
+fi
 
 # A record whose starttime differs names another process that got the pid: left alone.
-# Then the crash came before the record was journaled: the sweep finds the state file.
+# Then the sweep (no journal entry at all) resumes it from the state file.
 outage '{"freeze": ["chaos-demo-service"]}'
 killed_driver
 mv "$STATE_FILE" "$CK_TMP/state.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["frozen"][0]["starttime"] += 1
 json.dump(d, open(sys.argv[2], "w"))' "$PK_RECORD" "$CK_TMP/reused.json"
-"$PK_DRIVER" --netns "$PK_B" --state-dir "$STATE_DIR" --recover "$CK_TMP/reused.json" >/dev/null
+recover "$CK_TMP/reused.json"
 sleep 0.2
 ck_check "reused pid: a process with another starttime is not resumed" stopped "$VICTIM"
 mv "$CK_TMP/state.json" "$STATE_FILE"
+# Without a journal entry at all, the process family's sweep finds the state file.
 "$PK_DRIVER" --netns "$PK_B" --state-dir "$STATE_DIR" --sweep >/dev/null
 ck_check "sweep: the state file alone resumes the victim" ck_wait_for 2 running "$VICTIM"
 ck_check "sweep: state file removed" test ! -e "$STATE_FILE"

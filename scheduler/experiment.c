@@ -606,7 +606,8 @@ static void load_inventory_dir(struct diags *d, const char *dir, struct inventor
 	closedir(dh);
 	if (n == 0)
 		diags_add(d, dir, 0, "the inventory directory holds no *.cfg file");
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_names);
 	struct tls_need need = { 0 };
 	struct ctx first = { .d = d, .file = dir };
 	static const char *const keys[] = { "tls", "hosts", NULL };

@@ -262,7 +262,8 @@ struct json_object *sampler_samples_json(struct sampler *s)
 	if (!arr)
 		return NULL;
 	pthread_mutex_lock(&s->lock);
-	qsort(s->samples, s->n_samples, sizeof(*s->samples), by_time);
+	if (s->n_samples > 1)
+		qsort(s->samples, s->n_samples, sizeof(*s->samples), by_time);
 	for (size_t k = 0; k < s->n_samples; k++) {
 		const struct sample *x = &s->samples[k];
 		struct json_object *o = json_object_new_object();

@@ -106,6 +106,10 @@ sch_chaos() {
 	RC=0
 	OUT=$("$CK_CHAOS" --netns "$SCH_CTL" "$@" 2>&1) || RC=$?
 	printf '%s\n' "$OUT" | sed 's/^/  | /'
+	# sanitizer builds report and go on: a report is a failure all the same
+	if grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' <<<"$OUT"; then
+		ck_check "chaos $1: no sanitizer report" false
+	fi
 }
 
 # sch_json FILE EXPR: evaluates a python expression over the JSON document `j`.

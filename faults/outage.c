@@ -386,8 +386,14 @@ static int outage_apply(const void *spec_v, const struct fault_env *env, void **
 		fault_error_set(err, "", "out of memory");
 		goto fail;
 	}
-	snprintf(h->state_dir, sizeof(h->state_dir), "%s", env->state_dir);
-	snprintf(h->fault_id, sizeof(h->fault_id), "%s", env->fault_id);
+	if (spec->n_freeze > 0 && (!env->state_dir || !env->fault_id || !*env->fault_id)) {
+		/* Without a state file a crash could leave processes stopped for good. */
+		fault_error_set(err, "freeze", "the agent gave no state directory or fault id");
+		r = -EINVAL;
+		goto fail;
+	}
+	snprintf(h->state_dir, sizeof(h->state_dir), "%s", env->state_dir ? env->state_dir : "");
+	snprintf(h->fault_id, sizeof(h->fault_id), "%s", env->fault_id ? env->fault_id : "");
 
 	r = blackhole_kind.apply(spec->network, env, &h->network, net_record, err);
 	if (r < 0)

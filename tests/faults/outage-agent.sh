@@ -32,7 +32,8 @@ stopped() { [ "$(proc_state "$1")" = T ]; }
 running() { case "$(proc_state "$1")" in S|R) return 0 ;; *) return 1 ;; esac; }
 pings() { ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
 http_ok() { ip netns exec "$1" curl -sf -m 1 -o /dev/null "$2"; }
-both_cut() { ! pings $A 10.99.8.2 && ! pings $B 10.99.8.1; }
+no_reply() { ! ip netns exec "$1" ping -c1 -W0.5 "$2" >/dev/null 2>&1; }
+both_cut() { no_reply $A 10.99.8.2 && no_reply $B 10.99.8.1; }
 both_flow() { pings $A 10.99.8.2 && pings $B 10.99.8.1 && http_ok $A http://10.99.8.2:8080/health; }
 no_leftovers() {
 	[ -z "$(find "$STATE/journal" "$STATE/processes" -name '*.json' 2>/dev/null)" ]

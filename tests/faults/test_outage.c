@@ -287,11 +287,22 @@ static void fake_proc_remove(struct fake_proc *fp)
 	assert_int_equal(system(cmd), 0);
 }
 
+static struct fake_proc fake;
+
+static int remove_fake_proc(void **state)
+{
+	(void)state;
+	if (fake.root[0])
+		fake_proc_remove(&fake);
+	return 0;
+}
+
 static void test_find_on_fake_proc(void **state)
 {
 	(void)state;
 	struct fake_proc fp;
 	fake_proc_build(&fp);
+	fake = fp;
 	struct stat st;
 	assert_int_equal(stat(fp.ns_here, &st), 0);
 	pid_t exclude[] = { 109 };
@@ -336,7 +347,6 @@ static void test_find_on_fake_proc(void **state)
 
 	scope.proc_root = "/nonexistent-proc";
 	assert_int_equal(process_find(&scope, names, 3, true, &list, NULL), -ENOENT);
-	fake_proc_remove(&fp);
 }
 
 static void test_scope_self(void **state)
@@ -534,10 +544,26 @@ static void test_freeze_all_or_nothing(void **state)
 	}
 }
 
+static char state_files_dir[64];
+
+/* Also after a failed assertion (which skips the rest of the test). */
+static int remove_state_files_dir(void **state)
+{
+	(void)state;
+	if (state_files_dir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_files_dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void test_state_files(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/ckt-out-state.XXXXXX";
+	char *dir = state_files_dir;
+	snprintf(state_files_dir, sizeof(state_files_dir), "/tmp/ckt-out-state.XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	struct process_ident child[2];
 	pid_t pids[2] = { start_child(&child[0]), start_child(&child[1]) };
@@ -580,6 +606,7 @@ static void test_state_files(void **state)
 		waitpid(pids[i], NULL, 0);
 	}
 	assert_int_equal(rmdir(dir), 0);
+	state_files_dir[0] = '\0';
 	assert_int_equal(process_state_write("/nonexistent/dir", "f-1", child, 1), -ENOENT);
 }
 
@@ -612,11 +639,11 @@ int main(void)
 		cmocka_unit_test(test_stat_parse),
 		cmocka_unit_test(test_name_matches),
 		cmocka_unit_test(test_signal_parse),
-		cmocka_unit_test(test_find_on_fake_proc),
+		cmocka_unit_test_teardown(test_find_on_fake_proc, remove_fake_proc),
 		cmocka_unit_test(test_scope_self),
 		cmocka_unit_test(test_freeze_resume_child),
 		cmocka_unit_test(test_freeze_all_or_nothing),
-		cmocka_unit_test(test_state_files),
+		cmocka_unit_test_teardown(test_state_files, remove_state_files_dir),
 		cmocka_unit_test(test_list_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

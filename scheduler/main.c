@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"  run FILE [--inventory INV] [--journal OUT.json] [--junit OUT.xml] [--html OUT.html] [--quiet]\n"
 	"                                         run an experiment\n"
 	"  run DIR/ [--inventory INV] [--journal DIR/|FILE] [--html DIR/|FILE] [--junit OUT.xml] [--quiet]\n"
-	"                                         run every *.cfg of DIR in name order (a suite)\n"
+	"         [--parallel]                    run every *.cfg of DIR in name order (a suite); with\n"
+	"                                         --parallel, neighbours on disjoint hosts run at once\n"
 	"  report JOURNAL.json [--html OUT.html] [--junit OUT.xml]\n"
 	"                                         HTML / JUnit views of any journal file\n"
 	"  matrix FILE [--inventory INV] [--journal OUT.json] [--junit OUT.xml] [--html OUT.html] [--quiet]\n"
@@ -295,6 +296,7 @@ static int cmd_run(int argc, char **argv)
 			      { .name = "--journal", .takes_value = true },
 			      { .name = "--junit", .takes_value = true },
 			      { .name = "--html", .takes_value = true },
+			      { .name = "--parallel" },
 			      { .name = "--quiet" }, { .name = NULL } };
 	char **pos;
 	size_t n;
@@ -311,8 +313,13 @@ static int cmd_run(int argc, char **argv)
 			.inventory = opt_value(opts, "--inventory"), .journal = opt_value(opts, "--journal"),
 			.html = opt_value(opts, "--html"), .junit = opt_value(opts, "--junit"),
 			.quiet = opt_value(opts, "--quiet") != NULL,
+			.parallel = opt_value(opts, "--parallel") != NULL,
 		};
 		code = suite_run(pos[0], &so);
+		goto out;
+	}
+	if (opt_value(opts, "--parallel")) {
+		code = usage_error("run: %s", "--parallel is for a directory of experiments");
 		goto out;
 	}
 	struct experiment e;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/timeutil.h"
@@ -208,6 +210,10 @@ struct suite_entry {
 	char *verdict, *title, *message, *details;
 	char *journal_file, *html_file;
 	double duration_s;
+	/* --parallel: the hosts the experiment's targets choose (NULL: not loadable) */
+	char **hosts;
+	size_t n_hosts;
+	bool hosts_known;
 };
 
 /* Files in a suite directory that are no experiment: an inventory (or host list) kept
@@ -264,6 +270,9 @@ static void entry_free(struct suite_entry *s)
 	free(s->details);
 	free(s->journal_file);
 	free(s->html_file);
+	for (size_t i = 0; i < s->n_hosts; i++)
+		free(s->hosts[i]);
+	free(s->hosts);
 }
 
 static char *diags_text(struct diags *d)
@@ -325,6 +334,8 @@ static char *matrix_details(struct json_object *journal, int code, char **messag
 	return text;
 }
 
+static struct json_object *suite_finish_entry(struct suite_entry *s, struct json_object *journal, const char *html_dir);
+
 /* Loads and runs one experiment file; fills `s` and returns its exit code. */
 static int suite_run_one(struct suite_entry *s, const struct suite_opts *o, const char *journal_dir,
 			 const char *html_dir, struct json_object **journal_out)
@@ -351,7 +362,8 @@ static int suite_run_one(struct suite_entry *s, const struct suite_opts *o, cons
 		return s->code = EXIT_INVALID;
 	}
 	diags_free(&d);
-	s->title = strdup(e.title ? e.title : s->name);
+	if (!s->title)
+		s->title = strdup(e.title ? e.title : s->name);
 	if (journal_dir)
 		s->journal_file = join_path(journal_dir, s->name, ".json");
 	struct json_object *journal = NULL;
@@ -362,12 +374,21 @@ static int suite_run_one(struct suite_entry *s, const struct suite_opts *o, cons
 		s->code = run_experiment(&e, &ro);
 	}
 	experiment_free(&e);
+	*journal_out = suite_finish_entry(s, journal, html_dir);
+	return s->code;
+}
+
+/* Fills the entry from the run's journal (taken over; may be NULL) and writes its page into
+ * html_dir. Returns the journal. */
+static struct json_object *suite_finish_entry(struct suite_entry *s, struct json_object *journal, const char *html_dir)
+{
+	int r;
 	if (s->code < EXIT_HELD || s->code > EXIT_INVALID)
 		s->code = EXIT_ABORTED;
 	if (!journal) {
 		s->verdict = strdup(verdict_names[s->code]);
 		s->message = strdup("the run left no readable journal");
-		return s->code;
+		return NULL;
 	}
 	s->verdict = dup_or_null(jstr(journal, "verdict"));
 	if (!s->verdict)
@@ -382,8 +403,7 @@ static int suite_run_one(struct suite_entry *s, const struct suite_opts *o, cons
 		if (s->html_file && (r = html_report_write(journal, s->html_file)))
 			fprintf(stderr, "chaos: cannot write the HTML report %s: %s\n", s->html_file, strerror(-r));
 	}
-	*journal_out = journal;
-	return s->code;
+	return journal;
 }
 
 static void add_str(struct json_object *o, const char *key, const char *value)
@@ -424,6 +444,157 @@ static struct json_object *suite_journal(const char *dir, struct suite_entry *en
 	json_object_object_add(root, "suite", suite);
 	json_object_object_add(root, "runs", json_object_get(runs));
 	return root;
+}
+
+/* ------------------------------------------------------------------ --parallel */
+
+/* The hosts an experiment's targets choose; false when it does not load (it then runs
+ * alone, where its problems are reported as usual). */
+static bool entry_hosts(struct suite_entry *s, const struct suite_opts *o)
+{
+	if (s->hosts_known)
+		return s->hosts != NULL;
+	s->hosts_known = true;
+	struct diags d = { 0 };
+	struct experiment e;
+	int r = experiment_load(s->path, o->inventory, &e, &d);
+	diags_free(&d);
+	if (r)
+		return false;
+	if (!e.inventory_missing && (s->hosts = calloc(e.inv.n_hosts + 1, sizeof(*s->hosts)))) {
+		for (size_t t = 0; t < e.n_targets; t++)
+			for (size_t j = 0; j < e.targets[t].n_chosen; j++) {
+				const char *name = e.inv.hosts[e.targets[t].chosen[j]].name;
+				bool seen = false;
+				for (size_t k = 0; k < s->n_hosts && !seen; k++)
+					seen = strcmp(s->hosts[k], name) == 0;
+				if (!seen && s->n_hosts < e.inv.n_hosts)
+					s->hosts[s->n_hosts++] = strdup(name);
+			}
+		if (!s->title)
+			s->title = strdup(e.title ? e.title : s->name);
+	}
+	experiment_free(&e);
+	return s->hosts != NULL;
+}
+
+static bool hosts_overlap(const struct suite_entry *a, const struct suite_entry *b)
+{
+	for (size_t i = 0; i < a->n_hosts; i++)
+		for (size_t j = 0; j < b->n_hosts; j++)
+			if (a->hosts[i] && b->hosts[j] && strcmp(a->hosts[i], b->hosts[j]) == 0)
+				return true;
+	return false;
+}
+
+/* The batch starting at `first`: the experiments that follow join it while their hosts
+ * are disjoint from every member's. Without --parallel every batch is one experiment. */
+static size_t batch_end(struct suite_entry *entries, size_t first, size_t count, const struct suite_opts *o)
+{
+	size_t end = first + 1;
+	if (!o->parallel || !entry_hosts(&entries[first], o))
+		return end;
+	for (; end < count && entries[end].code >= 0 && entry_hosts(&entries[end], o); end++)
+		for (size_t k = first; k < end; k++)
+			if (hosts_overlap(&entries[k], &entries[end]))
+				return end;
+	return end;
+}
+
+/* A child process runs one experiment of a parallel batch, quietly, into its journal file. */
+static pid_t start_child(const struct suite_entry *s, const struct suite_opts *o)
+{
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	struct diags d = { 0 };
+	struct experiment e;
+	int code = EXIT_INVALID;
+	if (experiment_load(s->path, o->inventory, &e, &d) == 0) {
+		if (e.is_matrix) {
+			struct matrix_opts mo = { .journal_path = s->journal_file, .quiet = true };
+			code = matrix_run(&e, &mo);
+		} else {
+			struct run_opts ro = { .journal_path = s->journal_file, .quiet = true };
+			code = run_experiment(&e, &ro);
+		}
+		experiment_free(&e);
+	}
+	diags_free(&d);
+	fflush(stdout);
+	fflush(stderr);
+	_exit(code);
+}
+
+/* Runs entries [first, end) at once, one process each; an interrupt is passed on to them
+ * (each reverts its own faults). Journals are read back from their files. */
+static void run_batch(struct suite_entry *entries, size_t first, size_t end, size_t count, const struct suite_opts *o,
+		      const char *journal_dir, const char *html_dir, struct json_object *runs)
+{
+	size_t n = end - first, left = 0;
+	pid_t *pids = calloc(n, sizeof(*pids));
+	bool *temporary = calloc(n, sizeof(*temporary));
+	if (!pids || !temporary) {
+		free(pids);
+		free(temporary);
+		for (size_t k = first; k < end; k++)
+			entries[k].code = EXIT_ABORTED;
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct suite_entry *s = &entries[first + k];
+		char tmp[300];
+		if (journal_dir) {
+			s->journal_file = join_path(journal_dir, s->name, ".json");
+		} else if (make_temp_journal(tmp, sizeof(tmp)) == 0) {
+			s->journal_file = strdup(tmp);
+			temporary[k] = true;
+		}
+		if (!o->quiet)
+			printf("\n== [%zu/%zu] %s (in parallel with the next %zu)\n", first + k + 1, count, s->path, n - k - 1);
+		pids[k] = s->journal_file ? start_child(s, o) : -1;
+		if (pids[k] < 0)
+			s->code = EXIT_ABORTED;
+		else
+			left++;
+	}
+	bool forwarded = false;
+	while (left) {
+		if (chaos_interrupted && !forwarded) {
+			for (size_t k = 0; k < n; k++)
+				if (pids[k] > 0)
+					kill(pids[k], SIGTERM);
+			forwarded = true;
+		}
+		bool reaped = false;
+		for (size_t k = 0; k < n; k++) {
+			int status;
+			if (pids[k] <= 0 || waitpid(pids[k], &status, WNOHANG) != pids[k])
+				continue;
+			entries[first + k].code = WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_ABORTED;
+			pids[k] = 0;
+			left--;
+			reaped = true;
+		}
+		if (!reaped)
+			sleep_ms(50);
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct suite_entry *s = &entries[first + k];
+		struct json_object *journal = s->journal_file ? json_object_from_file(s->journal_file) : NULL;
+		if (temporary[k]) {
+			unlink(s->journal_file);
+			free(s->journal_file);
+			s->journal_file = NULL;
+		}
+		journal = suite_finish_entry(s, journal, html_dir);
+		if (journal)
+			json_object_array_add(runs, journal);
+	}
+	free(pids);
+	free(temporary);
 }
 
 int suite_run(const char *dir, const struct suite_opts *o)
@@ -470,28 +641,35 @@ int suite_run(const char *dir, const struct suite_opts *o)
 	uint64_t start_wall = wall_ms(), start_mono = mono_ms();
 	int worst = EXIT_HELD;
 	size_t ran = 0;
-	for (size_t i = 0; i < count; i++) {
-		struct suite_entry *s = &entries[i];
-		if (s->code < 0)
-			continue;
-		if (chaos_interrupted) {
-			s->code = -1;
-			s->message = strdup("not run: the suite was interrupted");
+	for (size_t i = 0; i < count;) {
+		size_t end = chaos_interrupted ? i + 1 : batch_end(entries, i, count, o);
+		if (end - i > 1) {
+			run_batch(entries, i, end, count, o, journal_dir, html_dir, runs);
+		} else if (chaos_interrupted) {
+			entries[i].code = -1;
+			entries[i].message = strdup("not run: the suite was interrupted");
 			worst = EXIT_ABORTED;
+			i++;
 			continue;
+		} else {
+			struct suite_entry *s = &entries[i];
+			if (!o->quiet)
+				printf("\n== [%zu/%zu] %s\n", i + 1, count, s->path);
+			fflush(stdout);
+			struct json_object *journal = NULL;
+			suite_run_one(s, o, journal_dir, html_dir, &journal);
+			if (journal)
+				json_object_array_add(runs, journal);
 		}
-		if (!o->quiet)
-			printf("\n== [%zu/%zu] %s\n", i + 1, count, s->path);
-		fflush(stdout);
-		struct json_object *journal = NULL;
-		int c = suite_run_one(s, o, journal_dir, html_dir, &journal);
-		if (journal)
-			json_object_array_add(runs, journal);
-		ran++;
-		if (c > worst)
-			worst = c;
-		printf("suite: [%zu/%zu] %s: %s (exit %d)%s%s\n", i + 1, count, s->name, s->verdict ? s->verdict : "?", c,
-		       s->message && c ? ": " : "", s->message && c ? s->message : "");
+		for (; i < end; i++) {
+			struct suite_entry *s = &entries[i];
+			int c = s->code;
+			ran++;
+			if (c > worst)
+				worst = c;
+			printf("suite: [%zu/%zu] %s: %s (exit %d)%s%s\n", i + 1, count, s->name, s->verdict ? s->verdict : "?",
+			       c, s->message && c ? ": " : "", s->message && c ? s->message : "");
+		}
 		fflush(stdout);
 	}
 	if (chaos_interrupted && worst < EXIT_ABORTED)

@@ -14,6 +14,9 @@ struct suite_opts {
 	const char *html;
 	const char *junit;      /* one JUnit file, a testcase per experiment */
 	bool quiet;
+	/* consecutive experiments whose targets choose disjoint hosts run at once, each in
+	 * its own process, quietly */
+	bool parallel;
 };
 
 bool path_is_directory(const char *path);

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # chaos run DIR/ against real agents in namespaces: every *.cfg in name order (an include
 # file left out, a matrix file run as chaos matrix), one JUnit file with a testcase per
-# experiment, the summary line, exit code = worst run, journals and HTML reports per
-# experiment into directories or one suite file each; chaos run FILE --html.
+# experiment, the summary line, exit code = worst run, a journal and an HTML report per
+# experiment into directories; the page of a real run in Chromium. More in suite_more.sh.
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/scheduler/sched_lib.sh"
 sch_require
-ck_init ckt-rep
+ck_init ckt-rep-s
 sch_fleet 2
 INV=$CK_TMP/inventory.cfg
 SUITE=$CK_SOURCE_DIR/tests/reports/suite
@@ -73,53 +73,8 @@ else
 	ck_log "chromium is not installed: the real run's report is not rendered"
 fi
 
-# ---- a subset into single files: deviated + aborted -> exit 2; one suite journal and page
-mkdir -p "$CK_TMP/sub"
-cp "$SUITE/20-deviated.cfg" "$SUITE/30-unsteady.cfg" "$CK_TMP/sub/"
-sch_chaos run "$CK_TMP/sub" --inventory "$INV" --quiet --journal "$CK_TMP/sub.json" --html "$CK_TMP/sub.html" --junit "$CK_TMP/sub.xml"
-ck_expect_eq "subset: exit 2 (aborted beats deviated)" 2 "$RC"
-ck_check "subset: --quiet keeps the verdict and summary lines only" \
-	test "$(grep -vc -e '^verdict: ' -e '^suite' <<<"$OUT")" -eq 0
-ck_expect_eq "subset: one suite journal with both runs" "aborted 2 2 deviated,aborted" \
-	"$(sch_json "$CK_TMP/sub.json" '"%s %d %d %s" % (j["verdict"], j["exit_code"], len(j["runs"]), ",".join(r["verdict"] for r in j["suite"]["results"]))')"
-ck_check "subset: one HTML page carrying the suite journal" grep -q '<script type="application/json" id="journal">{"title":"suite ' "$CK_TMP/sub.html"
-ck_check "subset: JUnit is well-formed" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$CK_TMP/sub.xml"
-if [ -n "$CHROMIUM" ]; then
-	dom "$CK_TMP/sub.html" >"$CK_TMP/sub.dom"
-	qs() { python3 "$CK_SOURCE_DIR/tests/reports/dom_query.py" "$CK_TMP/sub.dom" "$@"; }
-	ck_expect_eq "subset page: worst verdict, a row per experiment, a section per run" "aborted 2 2" \
-		"$(qs attr verdict data-verdict | head -1) $(qs rows suite) $(qs count run)"
-fi
-
-# ---- a single run with --html (no --journal): exit 0, the page carries its journal
-sch_chaos run "$SUITE/10-held.cfg" --inventory "$INV" --quiet --html "$CK_TMP/held.html"
-ck_expect_eq "single run --html: exit 0" 0 "$RC"
-ck_check "single run --html: the page carries the run's journal" \
-	grep -q '"title":"Cutting h2 off leaves h1 serving","file":' "$CK_TMP/held.html"
-ck_check "single run --html: with its samples" grep -q '"samples":\[{"probe":"h1 serves"' "$CK_TMP/held.html"
-ck_check "single run: no temporary journal left behind" test -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'chaos-matrix-*' -newer "$INV" 2>/dev/null)"
-
-# ---- interrupted: the running experiment reverts and ends aborted, the rest is not run
-mkdir -p "$CK_TMP/intr"
-cp "$SUITE/10-held.cfg" "$SUITE/20-deviated.cfg" "$CK_TMP/intr/"
-"$CK_CHAOS" --netns "$SCH_CTL" run "$CK_TMP/intr" --inventory "$INV" --junit "$CK_TMP/intr.xml" >"$CK_TMP/intr.log" 2>&1 &
-run_pid=$!
-ck_on_exit "kill -INT $run_pid"
-ck_check "interrupted: the first experiment's fault is active on h2" ck_wait_for 5 sch_faults_are 2 1
-kill -INT "$run_pid"
-rc=0; wait "$run_pid" || rc=$?
-sed 's/^/  | /' "$CK_TMP/intr.log"
-ck_expect_eq "interrupted: exit 2" 2 "$rc"
-ck_expect_eq "interrupted: the fault was reverted" 0 "$(sch_faults 2)"
-ck_expect_eq "interrupted: JUnit: the running one aborted, the next one skipped" "10-held.cfg:error|20-deviated.cfg:skipped|" \
-	"$(python3 -c '
-import sys, xml.etree.ElementTree as E
-print("".join("%s:%s|" % (t.get("name"), ([c.tag for c in t if c.tag in ("failure", "error", "skipped")] or ["pass"])[0])
-              for t in E.parse(sys.argv[1]).getroot().iter("testcase")))' "$CK_TMP/intr.xml")"
-ck_check "interrupted: the summary counts the skipped one" grep -q ', 1 skipped (exit 2)$' "$CK_TMP/intr.log"
-
 # CK_REPORTS_OUT=DIR keeps the pages of this run for a look
-if [ -n "${CK_REPORTS_OUT:-}" ]; then mkdir -p "$CK_REPORTS_OUT" && cp "$CK_TMP"/html/*.html "$CK_TMP/sub.html" "$CK_REPORTS_OUT/"; fi
+if [ -n "${CK_REPORTS_OUT:-}" ]; then mkdir -p "$CK_REPORTS_OUT" && cp "$CK_TMP"/html/*.html "$CK_REPORTS_OUT/"; fi
 
 # ---- usage errors
 mkdir -p "$CK_TMP/empty"

@@ -13,6 +13,7 @@
 #include "faults/registry.h"
 #include "scheduler/cli_params.h"
 #include "scheduler/report.h"
+#include "scheduler/matrix.h"
 
 static void xml_escaping(void **state)
 {
@@ -217,6 +218,62 @@ static void junit_recovery_and_expected_deviations(void **state)
 	json_object_put(j);
 }
 
+/* The matrix from per-domain run journals: cells, their text, the table and JUnit. */
+static void matrix_from_runs(void **state)
+{
+	(void)state;
+	struct target targets[3] = { { .name = "dc1" }, { .name = "dc2" }, { .name = "dc3" } };
+	struct probe probes[2] = { { .name = "talk" }, { .name = "login" } };
+	struct experiment e = { .title = "m", .targets = targets, .n_targets = 3, .probes = probes, .n_probes = 2 };
+	struct json_object *runs = json_tokener_parse(
+		"[{\"verdict\":\"deviated\",\"recovery\":["
+		"  {\"probe\":\"talk\",\"deviated\":false,\"detected_after_ms\":null,\"recovered_after_ms\":null,\"recovered\":true},"
+		"  {\"probe\":\"login\",\"deviated\":true,\"detected_after_ms\":1200,\"recovered_after_ms\":3400,\"recovered\":true}]},"
+		" {\"verdict\":\"held\",\"recovery\":["
+		"  {\"probe\":\"talk\",\"deviated\":true,\"detected_after_ms\":500,\"recovered_after_ms\":null,\"recovered\":false},"
+		"  {\"probe\":\"login\",\"deviated\":false,\"detected_after_ms\":null,\"recovered_after_ms\":null,\"recovered\":true}]},"
+		" {\"verdict\":\"aborted\",\"recovery\":[]}]");
+	assert_non_null(runs);
+	struct json_object *m = matrix_cells(&e, runs);
+	assert_non_null(m);
+	assert_string_equal(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN),
+			    "{\"domains\":[\"dc1\",\"dc2\",\"dc3\"],\"probes\":[\"talk\",\"login\"],\"cells\":["
+			    "[{\"deviated\":false,\"detected_after_ms\":null,\"recovered_after_ms\":null,\"recovered\":true},"
+			    "{\"deviated\":true,\"detected_after_ms\":500,\"recovered_after_ms\":null,\"recovered\":false},"
+			    "{\"deviated\":null,\"detected_after_ms\":null,\"recovered_after_ms\":null,\"recovered\":null,\"aborted\":true}],"
+			    "[{\"deviated\":true,\"detected_after_ms\":1200,\"recovered_after_ms\":3400,\"recovered\":true},"
+			    "{\"deviated\":false,\"detected_after_ms\":null,\"recovered_after_ms\":null,\"recovered\":true},"
+			    "{\"deviated\":null,\"detected_after_ms\":null,\"recovered_after_ms\":null,\"recovered\":null,\"aborted\":true}]]}");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	matrix_print_table(f, m);
+	fclose(f);
+	assert_string_equal(buf, "PROBE  dc1                     dc2                     dc3                   \n"
+				 "talk   ok                      NOT RECOVERED           ABORTED               \n"
+				 "login  DEVIATED 1.2s->3.4s     ok                      ABORTED               \n");
+	free(buf);
+	struct json_object *journal = json_object_new_object();
+	json_object_object_add(journal, "title", json_object_new_string("m <&>"));
+	json_object_object_add(journal, "matrix", m);
+	char path[] = "/tmp/ckt-eng-matrix-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(matrix_junit_write_file(journal, path), 0);
+	f = fopen(path, "r");
+	char xml[4096] = "";
+	size_t n = fread(xml, 1, sizeof(xml) - 1, f);
+	xml[n] = '\0';
+	fclose(f);
+	unlink(path);
+	assert_non_null(strstr(xml, "name=\"m &lt;&amp;&gt;\" tests=\"6\" failures=\"4\""));
+	assert_non_null(strstr(xml, "<testcase classname=\"matrix.dc2\" name=\"talk\"><failure message=\"outage of dc2: NOT RECOVERED\"/></testcase>"));
+	assert_non_null(strstr(xml, "<testcase classname=\"matrix.dc1\" name=\"talk\"></testcase>"));
+	json_object_put(journal);
+	json_object_put(runs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +281,7 @@ int main(void)
 		cmocka_unit_test(journal_structure),
 		cmocka_unit_test(junit_from_journal),
 		cmocka_unit_test(junit_recovery_and_expected_deviations),
+		cmocka_unit_test(matrix_from_runs),
 		cmocka_unit_test(params_from_the_command_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

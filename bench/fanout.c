@@ -5,6 +5,7 @@
  * Run it through bench/fanout-lab.sh, which builds the fleet. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct series {
 	const struct inventory *inv;
 	struct samples apply[2], halt[2]; /* [0] bounded concurrency, [1] sequential */
 	struct samples floor[2];          /* GET /v1/faults on fresh connections: transport only */
+	struct samples floor_threads;     /* the same split over --threads clients, one per thread */
 	/* CPU this process (the scheduler side) spent per phase, summed over rounds: when
 	 * it nears the wall time, the client is what limits the fan-out. */
 	uint64_t cpu_apply_ms[2], cpu_halt_ms[2], cpu_floor_ms[2];
@@ -47,6 +49,7 @@ struct bench_opts {
 	uint64_t duration_ms;
 	uint64_t lease_ttl_ms;
 	bool cold_halt;
+	int threads;
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -246,6 +249,70 @@ static int floor_round(struct series *s, int mode, const struct bench_opts *o)
 	return 0;
 }
 
+struct floor_part {
+	const struct inventory *inv;
+	struct agent_call *calls;
+	size_t n;
+	int parallel;
+};
+
+static void *floor_part_main(void *arg)
+{
+	struct floor_part *p = arg;
+	struct agent_client cl;
+	agent_client_defaults(&cl, p->inv->has_tls ? &p->inv->tls : NULL);
+	cl.max_parallel = p->parallel;
+	agent_batch(&cl, p->calls, p->n);
+	agent_client_close(&cl);
+	return NULL;
+}
+
+/* The floor fan-out split over several threads, each with its own client: how much
+ * a multi-threaded scheduler would gain when TLS set-up is the limit. Not what chaos does. */
+static int floor_threads_round(struct series *s, const struct bench_opts *o)
+{
+	const struct inventory *inv = s->inv;
+	int nt = o->threads;
+	struct agent_call *calls = calloc(inv->n_hosts, sizeof(*calls));
+	struct floor_part parts[16];
+	pthread_t tids[16];
+	if (!calls)
+		return -ENOMEM;
+	for (size_t i = 0; i < inv->n_hosts; i++)
+		agent_call_init(&calls[i], inv->hosts[i].name, inv->hosts[i].agent, "GET", "/v1/faults", NULL);
+	size_t per = (inv->n_hosts + (size_t)nt - 1) / (size_t)nt;
+	int started = 0;
+	uint64_t t0 = mono_ms();
+	for (int t = 0; t < nt; t++) {
+		size_t first = (size_t)t * per;
+		if (first >= inv->n_hosts)
+			break;
+		size_t n = inv->n_hosts - first < per ? inv->n_hosts - first : per;
+		int par = o->parallel / nt;
+		parts[t] = (struct floor_part){ .inv = inv, .calls = calls + first, .n = n, .parallel = par > 0 ? par : 1 };
+		if (pthread_create(&tids[t], NULL, floor_part_main, &parts[t]) != 0) {
+			floor_part_main(&parts[t]);
+			continue;
+		}
+		started |= 1 << t;
+	}
+	for (int t = 0; t < nt; t++)
+		if (started & (1 << t))
+			pthread_join(tids[t], NULL);
+	uint64_t elapsed = mono_ms() - t0;
+	size_t bad = 0;
+	for (size_t i = 0; i < inv->n_hosts; i++)
+		bad += calls[i].status != 200;
+	agent_calls_free(calls, inv->n_hosts);
+	if (bad) {
+		fprintf(stderr, "fanout: %s: %zu of %zu threaded GET /v1/faults failed\n", s->transport, bad,
+			inv->n_hosts);
+		return -EIO;
+	}
+	samples_add(&s->floor_threads, elapsed);
+	return 0;
+}
+
 static struct json_object *fault_params(const struct bench_opts *o)
 {
 	struct json_object *p = json_object_new_object();
@@ -278,10 +345,11 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: fanout --tls-inventory FILE [--unix-inventory FILE] [--rounds R] [--seq-rounds S]\n"
-		"              [--parallel N] [--probability P] [--dst CIDR] [--cold-halt]\n"
+		"              [--parallel N] [--probability P] [--dst CIDR] [--cold-halt] [--threads T]\n"
 		"Applies a packet-loss fault on every agent of the inventories and halts them, R rounds with\n"
 		"bounded concurrency (N calls in flight, default %d as in chaos) and S rounds one agent at a\n"
-		"time; prints p50/p99 of both and their ratio. Run it through bench/fanout-lab.sh.\n",
+		"time; prints p50/p99 of both and their ratio. --threads T also runs the floor split over T\n"
+		"threads (N/T in flight each). Run it through bench/fanout-lab.sh.\n",
 		AGENT_DEFAULT_PARALLEL);
 }
 
@@ -300,6 +368,7 @@ int main(int argc, char **argv)
 		{ "probability", required_argument, NULL, 'P' },
 		{ "dst", required_argument, NULL, 'd' },
 		{ "cold-halt", no_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -314,6 +383,7 @@ int main(int argc, char **argv)
 		case 'P': o.probability = atof(optarg); break;
 		case 'd': o.dst = optarg; break;
 		case 'c': o.cold_halt = true; break;
+		case 'T': o.threads = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 3;
 		}
@@ -321,7 +391,7 @@ int main(int argc, char **argv)
 	if (o.seq_rounds < 0)
 		o.seq_rounds = o.rounds;
 	if ((!tls_path && !unix_path) || optind != argc || o.rounds < 1 || o.rounds > MAX_ROUNDS ||
-	    o.seq_rounds > MAX_ROUNDS || o.parallel < 1 || o.probability <= 0 || o.probability > 1) {
+	    o.seq_rounds > MAX_ROUNDS || o.parallel < 1 || o.threads < 0 || o.threads > 16 || o.probability <= 0 || o.probability > 1) {
 		usage(stderr);
 		return 3;
 	}
@@ -376,6 +446,8 @@ int main(int argc, char **argv)
 				if (one_round(&series[si], mode, &o, params) < 0 ||
 				    floor_round(&series[si], mode, &o) < 0)
 					code = 2;
+				if (code == 0 && mode == 0 && o.threads > 1 && floor_threads_round(&series[si], &o) < 0)
+					code = 2;
 			}
 		}
 		fprintf(stderr, "# round %d done\n", round + 1);
@@ -397,6 +469,11 @@ int main(int argc, char **argv)
 	printf("\nfloor = GET /v1/faults to every agent on fresh connections: the scheduler and transport alone.\n"
 	       "(par = %d calls in flight, seq = 1; ratio = sequential / parallel; samples: %zu par, %zu seq)\n",
 	       o.parallel, series[0].apply[0].n, series[0].apply[1].n);
+	for (size_t si = 0; si < n_series; si++)
+		if (series[si].floor_threads.n)
+			printf("floor over %d threads, %s: p50 %llu ms, p99 %llu ms\n", o.threads, series[si].transport,
+			       (unsigned long long)percentile(&series[si].floor_threads, 50),
+			       (unsigned long long)percentile(&series[si].floor_threads, 99));
 	printf("\nScheduler-side CPU per round (ms, mean) and mean latency of one halt call:\n");
 	for (size_t si = 0; si < n_series; si++) {
 		for (int mode = 0; mode < 2; mode++) {

@@ -104,6 +104,20 @@ ck_log "blackout deadline $deadline, reverted_at $(field "$r" reverted_at)"
 ck_check "after blackout: ping" pings
 ck_check "after blackout: kernel state as before" ckagt_same_state $A "$BEFORE"
 
+# A client that sends only the first bytes of a TLS record and then waits must cost the
+# agent nothing (libmicrohttpd 0.9.75 on epoll spun on such a connection: a cheap DoS).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$CKAGT_PID/stat"; }
+before_ticks=$(cpu_ticks)
+ip netns exec $B python3 -c '
+import socket, time
+s = socket.create_connection(("10.99.8.1", 7443))
+s.sendall(b"\x16\x03\x01\x00\xc8\x01")
+time.sleep(3)
+'
+spent=$(( $(cpu_ticks) - before_ticks ))
+ck_log "agent CPU while a partial TLS record waited 3 s: $spent ticks (100 per second)"
+ck_check "a partial TLS record does not make the agent spin (< 30 ticks in 3 s)" test "$spent" -lt 30
+
 kill -TERM $CKAGT_PID
 ckagt_wait_exit $CKAGT_PID
 ck_expect_eq "clean stop" 0 "$CKAGT_RC"

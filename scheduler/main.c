@@ -488,35 +488,55 @@ static void selection_free(struct selection *s)
 	free(s->hosts);
 }
 
+/* Start of the fleet commands that take no positional argument: options, the chosen hosts and a
+ * client for the inventory's TLS settings. Exit code on failure; `sel` is still freed by the caller. */
+static int fleet_command_open(const char *cmd, int argc, char **argv, struct opt *opts, struct selection *sel,
+			      struct agent_client *cl)
+{
+	char **pos;
+	size_t n;
+	int code = EXIT_INVALID;
+	if (parse_opts(argc, argv, opts, &pos, &n) == 0)
+		code = n ? usage_error("%s: unexpected argument %s", cmd, pos[0]) : select_fleet(opts, sel);
+	free(pos);
+	if (code == 0)
+		agent_client_defaults(cl, sel->inv.has_tls ? &sel->inv.tls : NULL);
+	return code;
+}
+
+/* Sends, in one batch, each request of `paths` to every chosen host: calls[host * n_paths + path].
+ * NULL when out of memory. */
+static struct agent_call *fleet_batch(struct agent_client *cl, const struct selection *sel, const char *method,
+				      const char *const *paths, size_t n_paths)
+{
+	struct agent_call *calls = calloc(n_paths * sel->n, sizeof(*calls));
+	if (!calls)
+		return NULL;
+	for (size_t i = 0; i < sel->n; i++) {
+		const struct host *h = &sel->inv.hosts[sel->hosts[i]];
+		for (size_t p = 0; p < n_paths; p++)
+			agent_call_init(&calls[i * n_paths + p], h->name, h->agent, method, paths[p], NULL);
+	}
+	agent_batch(cl, calls, n_paths * sel->n);
+	return calls;
+}
+
 static int cmd_halt(int argc, char **argv)
 {
 	struct opt opts[] = { { .name = "--inventory", .takes_value = true },
 			      { .name = "--select", .takes_value = true },
 			      { .name = NULL } };
-	char **pos;
-	size_t n;
-	int code = EXIT_INVALID;
 	struct selection sel = { 0 };
-	if (parse_opts(argc, argv, opts, &pos, &n))
-		goto out;
-	if (n) {
-		code = usage_error("halt: unexpected argument %s", pos[0]);
-		goto out;
-	}
-	if ((code = select_fleet(opts, &sel)))
-		goto out;
 	struct agent_client cl;
-	agent_client_defaults(&cl, sel.inv.has_tls ? &sel.inv.tls : NULL);
-	struct agent_call *calls = calloc(sel.n, sizeof(*calls));
+	int code = fleet_command_open("halt", argc, argv, opts, &sel, &cl);
+	if (code)
+		goto out;
+	static const char *const halt_path[] = { "/v1/halt" };
+	struct agent_call *calls = fleet_batch(&cl, &sel, "POST", halt_path, 1);
 	if (!calls) {
 		code = EXIT_ABORTED;
 		goto out;
 	}
-	for (size_t i = 0; i < sel.n; i++) {
-		const struct host *h = &sel.inv.hosts[sel.hosts[i]];
-		agent_call_init(&calls[i], h->name, h->agent, "POST", "/v1/halt", NULL);
-	}
-	agent_batch(&cl, calls, sel.n);
 	size_t answered = 0;
 	long long total = 0;
 	for (size_t i = 0; i < sel.n; i++) {
@@ -536,7 +556,6 @@ static int cmd_halt(int argc, char **argv)
 	agent_client_close(&cl);
 out:
 	selection_free(&sel);
-	free(pos);
 	free_opts(opts);
 	return code;
 }
@@ -560,31 +579,17 @@ static int cmd_status(int argc, char **argv)
 			      { .name = "--select", .takes_value = true },
 			      { .name = "--json" },
 			      { .name = NULL } };
-	char **pos;
-	size_t n;
-	int code = EXIT_INVALID;
 	struct selection sel = { 0 };
-	if (parse_opts(argc, argv, opts, &pos, &n))
-		goto out;
-	if (n) {
-		code = usage_error("status: unexpected argument %s", pos[0]);
-		goto out;
-	}
-	if ((code = select_fleet(opts, &sel)))
-		goto out;
 	struct agent_client cl;
-	agent_client_defaults(&cl, sel.inv.has_tls ? &sel.inv.tls : NULL);
-	struct agent_call *calls = calloc(2 * sel.n, sizeof(*calls));
+	int code = fleet_command_open("status", argc, argv, opts, &sel, &cl);
+	if (code)
+		goto out;
+	static const char *const status_paths[] = { "/v1/info", "/v1/faults" }; /* calls[2i], calls[2i+1] */
+	struct agent_call *calls = fleet_batch(&cl, &sel, "GET", status_paths, 2);
 	if (!calls) {
 		code = EXIT_ABORTED;
 		goto out;
 	}
-	for (size_t i = 0; i < sel.n; i++) {
-		const struct host *h = &sel.inv.hosts[sel.hosts[i]];
-		agent_call_init(&calls[2 * i], h->name, h->agent, "GET", "/v1/info", NULL);
-		agent_call_init(&calls[2 * i + 1], h->name, h->agent, "GET", "/v1/faults", NULL);
-	}
-	agent_batch(&cl, calls, 2 * sel.n);
 	bool json = opt_value(opts, "--json") != NULL;
 	struct json_object *all = json_object_new_array();
 	size_t reachable = 0;
@@ -650,7 +655,6 @@ static int cmd_status(int argc, char **argv)
 	agent_client_close(&cl);
 out:
 	selection_free(&sel);
-	free(pos);
 	free_opts(opts);
 	return code;
 }

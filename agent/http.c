@@ -35,6 +35,7 @@ struct request_state {
 	char *body;
 	size_t len, cap;
 	bool too_large;
+	size_t dropped;         /* bytes of an oversized body read and thrown away */
 };
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -106,7 +107,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (r < 0)
 			return refuse(conn, &err);
 		const char *clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (clen && strtoull(clen, NULL, 10) > API_MAX_BODY) {
+		unsigned long long announced = clen ? strtoull(clen, NULL, 10) : 0;
+		/* A modestly oversized body is read and dropped before the 413 goes out: answering
+		 * while the client is still sending makes the close reset the connection under its
+		 * feet, and the client sees a send error instead of the 413. Huge ones are refused
+		 * at once rather than read. */
+		if (announced > API_DRAIN_LIMIT) {
 			api_error_set(&err, 413, "body_too_large", NULL, "request bodies are limited to %d bytes",
 				      API_MAX_BODY);
 			return refuse(conn, &err);
@@ -114,6 +120,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		rs = calloc(1, sizeof(*rs));
 		if (!rs)
 			return MHD_NO;
+		rs->too_large = announced > API_MAX_BODY;
 		rs->started_ms = mono_ms();
 		*con_cls = rs;
 		return MHD_YES;
@@ -122,9 +129,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
 		if (rs->too_large || rs->len + n > API_MAX_BODY) {
-			/* chunked or lying about its length: read and drop the rest */
+			/* oversized, chunked or lying about its length: read and drop the rest */
 			rs->too_large = true;
-			return MHD_YES;
+			rs->dropped += n;
+			return rs->dropped > API_DRAIN_LIMIT ? MHD_NO : MHD_YES;
 		}
 		if (rs->len + n + 1 > rs->cap) {
 			size_t cap = rs->cap ? rs->cap : 1024;

@@ -9,6 +9,9 @@
 #include <stdint.h>
 
 #define API_MAX_BODY (64 * 1024)
+/* Oversized bodies up to this size are read and dropped so the client sees the 413;
+ * past it the connection is closed. */
+#define API_DRAIN_LIMIT (1024 * 1024)
 #define LEASE_ID_MAX 64
 
 /* An API error: HTTP status, machine-readable reason, message for people, and

@@ -43,18 +43,14 @@ static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-static void http_one(const struct probe *p, const char *url, struct probe_result *out)
+/* One GET of `url` into `body` (the caller frees body->data); sets out->latency_ms. `errbuf` holds
+ * CURL_ERROR_SIZE bytes. */
+static CURLcode probe_get(CURL *curl, const char *url, const struct probe *p, struct body *body, char *errbuf,
+			  struct probe_result *out)
 {
-	CURL *curl = curl_easy_init();
-	if (!curl) {
-		snprintf(out->reason, sizeof(out->reason), "cannot create an HTTP client");
-		return;
-	}
-	struct body body = { 0 };
-	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
@@ -64,6 +60,19 @@ static void http_one(const struct probe *p, const char *url, struct probe_result
 	uint64_t start = mono_ms();
 	CURLcode rc = curl_easy_perform(curl);
 	out->latency_ms = mono_ms() - start;
+	return rc;
+}
+
+static void http_one(const struct probe *p, const char *url, struct probe_result *out)
+{
+	CURL *curl = curl_easy_init();
+	if (!curl) {
+		snprintf(out->reason, sizeof(out->reason), "cannot create an HTTP client");
+		return;
+	}
+	struct body body = { 0 };
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc = probe_get(curl, url, p, &body, errbuf, out);
 	if (rc != CURLE_OK) {
 		snprintf(out->value, sizeof(out->value), "no answer");
 		snprintf(out->reason, sizeof(out->reason), "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
@@ -445,17 +454,7 @@ static void run_prometheus(const struct probe *p, struct probe_result *out)
 	}
 	struct body body = { 0 };
 	char errbuf[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "chaoskit-probe/" CHAOSKIT_VERSION);
-	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-	uint64_t start = mono_ms();
-	CURLcode rc = curl_easy_perform(curl);
-	out->latency_ms = mono_ms() - start;
+	CURLcode rc = probe_get(curl, url, p, &body, errbuf, out);
 	long status = 0;
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

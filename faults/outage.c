@@ -334,33 +334,13 @@ static int kill_processes(const struct outage_spec *spec, const struct process_s
 		fault_error_set(err, "", "out of memory");
 		return -ENOMEM;
 	}
-	int n_fds = 0, r = 0;
-	for (int i = 0; i < n; i++) {
-		int fd = process_pidfd_open(scope->proc_root, &found[i]);
-		if (fd == -ESRCH)
-			continue;
-		if (fd < 0) {
-			r = fd;
-			fault_error_set(err, "kill", "cannot open pid %d (%s): %s", (int)found[i].pid, found[i].comm,
-					strerror(-r));
-			break;
-		}
-		r = process_pidfd_signal(fd, spec->signal);
-		if (r == -ESRCH) {
-			close(fd);
-			r = 0;
-			continue;
-		}
-		if (r < 0) {
-			close(fd);
-			fault_error_set(err, "kill", "cannot signal pid %d (%s): %s", (int)found[i].pid, found[i].comm,
-					strerror(-r));
-			break;
-		}
-		found[n_fds] = found[i];
-		fds[n_fds++] = fd;
-		h->n_killed++;
-	}
+	int n_fds, failed = 0;
+	bool failed_open = false;
+	int r = process_signal_each(scope->proc_root, found, n, spec->signal, fds, &n_fds, &failed, &failed_open);
+	if (r < 0)
+		fault_error_set(err, "kill", "cannot %s pid %d (%s): %s", failed_open ? "open" : "signal",
+				(int)found[failed].pid, found[failed].comm, strerror(-r));
+	h->n_killed += n_fds;
 	*killed_json = process_list_to_json(found, n_fds);
 	int alive = process_wait_exited(fds, n_fds, OUTAGE_EXIT_WAIT_MS);
 	if (alive > 0)

@@ -263,7 +263,8 @@ int process_pidfd_signal(int pidfd, int sig)
 	return 0;
 }
 
-int process_freeze(const char *proc_root, struct process_ident *list, int n, int *fds, int *n_frozen, int *failed)
+int process_signal_each(const char *proc_root, struct process_ident *list, int n, int sig, int *fds,
+			int *n_signalled, int *failed, bool *failed_open)
 {
 	int kept = 0, r = 0;
 	for (int i = 0; i < n; i++) {
@@ -274,9 +275,11 @@ int process_freeze(const char *proc_root, struct process_ident *list, int n, int
 		if (fd < 0) {
 			r = fd;
 			*failed = i;
+			if (failed_open)
+				*failed_open = true;
 			break;
 		}
-		r = process_pidfd_signal(fd, SIGSTOP);
+		r = process_pidfd_signal(fd, sig);
 		if (r == -ESRCH) {
 			close(fd);
 			r = 0;
@@ -285,11 +288,21 @@ int process_freeze(const char *proc_root, struct process_ident *list, int n, int
 		if (r < 0) {
 			close(fd);
 			*failed = i;
+			if (failed_open)
+				*failed_open = false;
 			break;
 		}
 		list[kept] = p;
 		fds[kept++] = fd;
 	}
+	*n_signalled = kept;
+	return r;
+}
+
+int process_freeze(const char *proc_root, struct process_ident *list, int n, int *fds, int *n_frozen, int *failed)
+{
+	int kept;
+	int r = process_signal_each(proc_root, list, n, SIGSTOP, fds, &kept, failed, NULL);
 	if (r < 0) {
 		for (int i = 0; i < kept; i++) {
 			process_pidfd_signal(fds[i], SIGCONT);

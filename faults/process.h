@@ -78,6 +78,16 @@ int process_pidfd_open(const char *proc_root, const struct process_ident *p);
 /* Signals through the pidfd; 0, -ESRCH when the process has exited, or -errno. */
 int process_pidfd_signal(int pidfd, int sig);
 
+/* Sends `sig` to every process of `list` through a pidfd each. Processes that exited
+ * meanwhile (or whose pid now names another process) are dropped: `list` is compacted,
+ * fds[i] holding list[i]'s pidfd (the caller closes them), and *n_signalled says how
+ * many were signalled, on failure too: those stay signalled, the caller decides. On
+ * failure *failed is the index in the ORIGINAL list that failed, *failed_open (may be
+ * NULL) whether its pidfd could not be opened rather than signalled, and -errno is
+ * returned. */
+int process_signal_each(const char *proc_root, struct process_ident *list, int n, int sig, int *fds,
+			int *n_signalled, int *failed, bool *failed_open);
+
 /* Stops every process of `list` with SIGSTOP through a pidfd each. Processes that
  * exited meanwhile (or whose pid now names another process) are dropped: `list` is
  * compacted and *n_frozen says how many remain, fds[i] holding list[i]'s pidfd

@@ -67,6 +67,20 @@ ck_remove_prefix() {
 	done
 }
 
+# ck_spawn NS VAR CMD...: starts CMD in namespace NS in the background (output appended to
+# $CK_TMP/victims.log) and sets VAR to its pid (`ip netns exec` execs CMD: $! is CMD); it is
+# killed on exit.
+ck_spawn() {
+	local ns=$1 var=$2; shift 2
+	ip netns exec "$ns" "$@" >>"$CK_TMP/victims.log" 2>&1 &
+	printf -v "$var" '%s' "$!"
+	ck_on_exit "kill -9 $!"
+}
+# ck_proc_state PID: the state letter in /proc/PID/stat (T stopped, S/R running), empty once gone.
+ck_proc_state() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
+ck_proc_stopped() { [ "$(ck_proc_state "$1")" = T ]; }
+ck_proc_running() { case "$(ck_proc_state "$1")" in S|R) return 0 ;; *) return 1 ;; esac; }
+
 # ck_netns NAME: creates namespace NAME (must start with CK_PREFIX) with lo up.
 ck_netns() {
 	case "$1" in "$CK_PREFIX"*) ;; *) ck_die "namespace $1 lacks the test prefix $CK_PREFIX" ;; esac

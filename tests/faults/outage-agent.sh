@@ -21,15 +21,6 @@ STATE=$CK_TMP/state
 CFG=$CK_TMP/agent.cfg
 ckagt_config "$CFG" outage-host "$SOCK" "$STATE"
 
-spawn() { # NS VAR CMD...
-	local ns=$1 var=$2; shift 2
-	ip netns exec "$ns" "$@" >>"$CK_TMP/victims.log" 2>&1 &
-	printf -v "$var" '%s' "$!"
-	ck_on_exit "kill -9 $!"
-}
-proc_state() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
-stopped() { [ "$(proc_state "$1")" = T ]; }
-running() { case "$(proc_state "$1")" in S|R) return 0 ;; *) return 1 ;; esac; }
 pings() { ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
 http_ok() { ip netns exec "$1" curl -sf -m 1 -o /dev/null "$2"; }
 no_reply() { ! ip netns exec "$1" ping -c1 -W0.5 "$2" >/dev/null 2>&1; }
@@ -47,8 +38,8 @@ apply() { # DURATION -> ID
 	ID=$(ckagt_json id <<<"$APPLIED")
 }
 
-spawn $B VICTIM "$DEMO" --listen 10.99.8.2:8080 --name b
-spawn $A TWIN "$DEMO" --listen 10.99.8.1:8080 --name a
+ck_spawn $B VICTIM "$DEMO" --listen 10.99.8.2:8080 --name b
+ck_spawn $A TWIN "$DEMO" --listen 10.99.8.1:8080 --name a
 ck_wait_for 10 both_flow || ck_die "no traffic or no demo service before any fault"
 # The link-local address and routes come with carrier; snapshots must not race them.
 link_settled() { ip -n $B addr show dev eth0 | grep -q 'inet6 fe80' && ip -n $B link show dev eth0 | grep -q 'state UP'; }
@@ -61,8 +52,8 @@ ck_check "the agent lists host-outage" grep -q '"name": *"host-outage"' <(ckagt_
 # --- apply, DELETE --------------------------------------------------------------------
 apply 2m || ck_die "host-outage was refused"
 ck_expect_eq "apply: processes_frozen" 1 "$(ckagt_json stats.processes_frozen <<<"$APPLIED")"
-ck_check "apply: the victim is stopped" stopped "$VICTIM"
-ck_check "apply: the twin in the other namespace runs" running "$TWIN"
+ck_check "apply: the victim is stopped" ck_proc_stopped "$VICTIM"
+ck_check "apply: the twin in the other namespace runs" ck_proc_running "$TWIN"
 ck_check "apply: traffic cut both ways" both_cut
 ck_check "apply: the journal record names the victim" \
 	grep -q "\"pid\":$VICTIM" "$STATE/journal/$ID.json"
@@ -71,15 +62,15 @@ ck_check "apply: /metrics shows the frozen count" \
 	grep -q "^chaoskit_fault_processes_frozen_total{id=\"$ID\",kind=\"host-outage\"} 1$" "$CK_TMP/resp"
 r=$(ckagt_req "$SOCK" DELETE "/v1/faults/$ID")
 ck_expect_eq "delete: reverted" 200 "${r%% *}"
-ck_check "delete: the victim runs again" ck_wait_for 2 running "$VICTIM"
+ck_check "delete: the victim runs again" ck_wait_for 2 ck_proc_running "$VICTIM"
 ck_check "delete: traffic and the service are back" ck_wait_for 5 both_flow
 ck_check "delete: kernel state as before" ckagt_same_state $B "$BEFORE"
 ck_check "delete: no journal entry or state file left" no_leftovers
 
 # --- the deadline -----------------------------------------------------------------------
 apply 1s || ck_die "host-outage was refused"
-ck_check "deadline: frozen" stopped "$VICTIM"
-ck_check "deadline: resumed by the reaper" ck_wait_for 5 running "$VICTIM"
+ck_check "deadline: frozen" ck_proc_stopped "$VICTIM"
+ck_check "deadline: resumed by the reaper" ck_wait_for 5 ck_proc_running "$VICTIM"
 ck_check "deadline: traffic back" ck_wait_for 5 both_flow
 
 # --- kill -9 of the agent, restart ------------------------------------------------------------
@@ -87,22 +78,22 @@ apply 2m || ck_die "host-outage was refused"
 kill -9 $CKAGT_PID
 ckagt_wait_exit $CKAGT_PID
 sleep 0.3
-ck_check "crash: the victim stays frozen while no agent runs" stopped "$VICTIM"
+ck_check "crash: the victim stays frozen while no agent runs" ck_proc_stopped "$VICTIM"
 ckagt_start $B "$CFG" "$CK_TMP/agent.log.2"
 ck_check "crash: recovery logged" grep -q "journal: recovered $ID" "$CK_TMP/agent.log.2"
-ck_check "crash: the restarted agent resumed the victim" ck_wait_for 2 running "$VICTIM"
+ck_check "crash: the restarted agent resumed the victim" ck_wait_for 2 ck_proc_running "$VICTIM"
 ck_check "crash: traffic back" ck_wait_for 5 both_flow
 ck_check "crash: kernel state as before" ckagt_same_state $B "$BEFORE"
 ck_check "crash: no journal entry or state file left" no_leftovers
 
 # --- SIGTERM of the agent reverts --------------------------------------------------------
 apply 2m || ck_die "host-outage was refused"
-ck_check "stop: frozen" stopped "$VICTIM"
+ck_check "stop: frozen" ck_proc_stopped "$VICTIM"
 kill -TERM $CKAGT_PID
 ckagt_wait_exit $CKAGT_PID
 ck_expect_eq "stop: the agent exits 0" 0 "$CKAGT_RC"
-ck_check "stop: the victim runs again" ck_wait_for 2 running "$VICTIM"
+ck_check "stop: the victim runs again" ck_wait_for 2 ck_proc_running "$VICTIM"
 ck_check "stop: kernel state as before" ckagt_same_state $B "$BEFORE"
 ck_check "stop: no journal entry or state file left" no_leftovers
-ck_check "the twin ran throughout" running "$TWIN"
+ck_check "the twin ran throughout" ck_proc_running "$TWIN"
 ck_finish

@@ -20,17 +20,7 @@ STATE_DIR="$CK_TMP/state"
 mkdir -p "$STATE_DIR"
 STATE_FILE="$STATE_DIR/processes/f-0000000001.json"
 
-# pid of a program started with `ip netns exec` (which execs it: $! is the program).
-spawn() { # NS VAR CMD...
-	local ns=$1 var=$2; shift 2
-	ip netns exec "$ns" "$@" >>"$CK_TMP/victims.log" 2>&1 &
-	printf -v "$var" '%s' "$!"
-	ck_on_exit "kill -9 $!"
-}
-proc_state() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
-stopped() { [ "$(proc_state "$1")" = T ]; }
-running() { case "$(proc_state "$1")" in S|R) return 0 ;; *) return 1 ;; esac; }
-gone() { case "$(proc_state "$1")" in ''|Z|X) return 0 ;; *) return 1 ;; esac; }
+gone() { case "$(ck_proc_state "$1")" in ''|Z|X) return 0 ;; *) return 1 ;; esac; }
 starttime() { sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
 pings() { ip netns exec "$1" ping -c1 -W1 "$2" >/dev/null 2>&1; }
 http_ok() { # NS URL
@@ -54,10 +44,10 @@ print(d)' "$1" "$2"; }
 applied_ms() { sed -n 's/^applied in \([0-9.]*\) ms/\1/p' "$PK_OUT"; }
 reverted_ms() { sed -n 's/^reverted in \([0-9.]*\) ms/\1/p' "$PK_OUT"; }
 
-spawn "$PK_B" VICTIM "$DEMO" --listen 10.99.0.2:8080 --name b
-spawn "$PK_A" TWIN "$DEMO" --listen 10.99.0.1:8080 --name a
-spawn "$PK_B" SLEEPER sleep 600
-spawn "$PK_A" SLEEPER_A sleep 600
+ck_spawn "$PK_B" VICTIM "$DEMO" --listen 10.99.0.2:8080 --name b
+ck_spawn "$PK_A" TWIN "$DEMO" --listen 10.99.0.1:8080 --name a
+ck_spawn "$PK_B" SLEEPER sleep 600
+ck_spawn "$PK_A" SLEEPER_A sleep 600
 pk_tcp_listen "$PK_B" 7070
 ck_wait_for 10 http_ok "$PK_A" http://10.99.0.2:8080/health || ck_die "demo service in B does not answer"
 ck_wait_for 10 http_ok "$PK_B" http://10.99.0.1:8080/health || ck_die "demo service in A does not answer"
@@ -68,9 +58,9 @@ BEFORE=$(state)
 outage '{"freeze": ["chaos-demo-service"]}'
 ck_check "freeze: traffic A->B and B->A cut" both_cut
 ck_check "freeze: the control port still connects" pk_tcp_connects "$PK_A" 10.99.0.2 7070
-ck_check "freeze: the victim is stopped (T)" stopped "$VICTIM"
-ck_check "freeze: the same program in the other namespace runs on" running "$TWIN"
-ck_check "freeze: a process not named is untouched" running "$SLEEPER"
+ck_check "freeze: the victim is stopped (T)" ck_proc_stopped "$VICTIM"
+ck_check "freeze: the same program in the other namespace runs on" ck_proc_running "$TWIN"
+ck_check "freeze: a process not named is untouched" ck_proc_running "$SLEEPER"
 ck_check "freeze: the twin still serves in its namespace" http_ok "$PK_A" http://10.99.0.1:8080/health
 ck_expect_eq "freeze: record names the victim" "$VICTIM" "$(json_get "$PK_RECORD" frozen.0.pid)"
 ck_expect_eq "freeze: record has its starttime" "$(starttime "$VICTIM")" "$(json_get "$PK_RECORD" frozen.0.starttime)"
@@ -82,7 +72,7 @@ ck_log "apply $APPLY_MS ms, revert $(reverted_ms) ms (freeze of 1 process, $(pk_
 ck_expect_eq "freeze: stats processes_frozen" 1 "$(pk_stat processes_frozen)"
 ck_expect_eq "freeze: stats processes_killed" 0 "$(pk_stat processes_killed)"
 ck_check "freeze: stats packets_dropped > 0" test "$(pk_stat packets_dropped)" -gt 0
-ck_check "revert: the victim runs again" ck_wait_for 2 running "$VICTIM"
+ck_check "revert: the victim runs again" ck_wait_for 2 ck_proc_running "$VICTIM"
 ck_check "revert: traffic and the service are back" ck_wait_for 5 both_flow
 ck_check "revert: kernel state equals before" same_state
 ck_check "revert: state file removed" test ! -e "$STATE_FILE"
@@ -100,12 +90,12 @@ recover() { "$PK_DRIVER" --netns "$PK_B" --kind host-outage --state-dir "$STATE_
 outage '{"freeze": ["chaos-demo-service"]}'
 cp "$PK_RECORD" "$CK_TMP/journal.json"
 killed_driver
-ck_check "crash: the victim stays frozen when the agent dies" stopped "$VICTIM"
+ck_check "crash: the victim stays frozen when the agent dies" ck_proc_stopped "$VICTIM"
 ck_check "crash: the state file survives" test -s "$STATE_FILE"
 # The journal record alone must do: the state file is set aside for this step.
 mv "$STATE_FILE" "$CK_TMP/state.json"
 recover "$CK_TMP/journal.json"
-ck_check "crash: recover() resumes the victim from the journal record" ck_wait_for 2 running "$VICTIM"
+ck_check "crash: recover() resumes the victim from the journal record" ck_wait_for 2 ck_proc_running "$VICTIM"
 ck_check "crash: traffic flows after recover" ck_wait_for 5 both_flow
 ck_check "crash: kernel state equals before" same_state
 rm -f "$CK_TMP/state.json"
@@ -116,7 +106,7 @@ outage '{"freeze": ["chaos-demo-service"]}'
 killed_driver
 echo '{}' >"$CK_TMP/empty.json"
 recover "$CK_TMP/empty.json"
-ck_check "crash before the record: recovery (recover + sweep) resumes it from the state file" ck_wait_for 2 running "$VICTIM"
+ck_check "crash before the record: recovery (recover + sweep) resumes it from the state file" ck_wait_for 2 ck_proc_running "$VICTIM"
 ck_check "crash before the record: state file removed" test ! -e "$STATE_FILE"
 ck_check "crash before the record: kernel state equals before" same_state
 
@@ -127,10 +117,10 @@ if pk_backend_supported clsact; then
 	cp "$PK_RECORD" "$CK_TMP/journal-clsact.json"
 	killed_driver
 	ck_check "clsact crash: traffic stays cut" both_cut
-	ck_check "clsact crash: the victim stays frozen" stopped "$VICTIM"
+	ck_check "clsact crash: the victim stays frozen" ck_proc_stopped "$VICTIM"
 	ck_expect_eq "clsact crash: record has the blackhole's backend" clsact "$(json_get "$CK_TMP/journal-clsact.json" network.backend)"
 	recover "$CK_TMP/journal-clsact.json"
-	ck_check "clsact crash: recover() resumes the victim" ck_wait_for 2 running "$VICTIM"
+	ck_check "clsact crash: recover() resumes the victim" ck_wait_for 2 ck_proc_running "$VICTIM"
 	ck_check "clsact crash: traffic flows after recover" ck_wait_for 5 both_flow
 	ck_check "clsact crash: kernel state equals before" same_state
 else
@@ -146,26 +136,26 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["frozen"][0]["sta
 json.dump(d, open(sys.argv[2], "w"))' "$PK_RECORD" "$CK_TMP/reused.json"
 recover "$CK_TMP/reused.json"
 sleep 0.2
-ck_check "reused pid: a process with another starttime is not resumed" stopped "$VICTIM"
+ck_check "reused pid: a process with another starttime is not resumed" ck_proc_stopped "$VICTIM"
 mv "$CK_TMP/state.json" "$STATE_FILE"
 # Without a journal entry at all, the process family's sweep finds the state file.
 "$PK_DRIVER" --netns "$PK_B" --state-dir "$STATE_DIR" --sweep >/dev/null
-ck_check "sweep: the state file alone resumes the victim" ck_wait_for 2 running "$VICTIM"
+ck_check "sweep: the state file alone resumes the victim" ck_wait_for 2 ck_proc_running "$VICTIM"
 ck_check "sweep: state file removed" test ! -e "$STATE_FILE"
 ck_check "sweep: kernel state equals before" same_state
 
 # --- kill ---------------------------------------------------------------------------
 outage '{"kill": ["sleep"]}'
 ck_check "kill: the sleeper in B is gone" gone "$SLEEPER"
-ck_check "kill: the sleeper in A runs on" running "$SLEEPER_A"
-ck_check "kill: the demo service is untouched" running "$VICTIM"
+ck_check "kill: the sleeper in A runs on" ck_proc_running "$SLEEPER_A"
+ck_check "kill: the demo service is untouched" ck_proc_running "$VICTIM"
 ck_expect_eq "kill: record names the sleeper" "$SLEEPER" "$(json_get "$PK_RECORD" killed.0.pid)"
 pk_stop
 ck_expect_eq "kill: stats processes_killed" 1 "$(pk_stat processes_killed)"
 wait "$SLEEPER" 2>/dev/null && status=0 || status=$?
 ck_expect_eq "kill: died of SIGKILL (the default)" 137 "$status"
 ck_check "kill: stays dead after revert" gone "$SLEEPER"
-spawn "$PK_B" SLEEPER sleep 600
+ck_spawn "$PK_B" SLEEPER sleep 600
 outage '{"kill": ["sleep"], "signal": "SIGTERM"}'
 pk_stop
 wait "$SLEEPER" 2>/dev/null && status=0 || status=$?
@@ -188,12 +178,12 @@ ck_check "self: neither the agent nor its parent is frozen" grep -q '"processes_
 out=$("$PK_DRIVER" --netns "$PK_B" --kind host-outage --state-dir "$CK_TMP/no/such/dir" \
 	--params '{"freeze": ["chaos-demo-service"]}' 2>&1 || true)
 ck_check "failing freeze: reported by key" grep -q 'apply: \[freeze\] cannot record' <<<"$out"
-ck_check "failing freeze: the victim runs" running "$VICTIM"
+ck_check "failing freeze: the victim runs" ck_proc_running "$VICTIM"
 ck_check "failing freeze: the blackhole was removed" same_state
 out=$("$PK_DRIVER" --netns "$PK_B" --kind host-outage --state-dir "$STATE_DIR" \
 	--params '{"freeze": ["chaos-demo-service"], "interfaces": ["v0", "nope"]}' 2>&1 || true)
 ck_check "missing interface: reported by key" grep -q 'apply: \[interfaces\[1\]\] no interface "nope"' <<<"$out"
-ck_check "missing interface: nothing frozen" running "$VICTIM"
+ck_check "missing interface: nothing frozen" ck_proc_running "$VICTIM"
 ck_check "missing interface: kernel state equals before" same_state
 ck_check "traffic flows at the end" both_flow
 ck_finish

@@ -3,10 +3,7 @@
 # (exit 2 beats 1), chaos run FILE --html, an interrupted suite, --parallel.
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/scheduler/sched_lib.sh"
-sch_require
-ck_init ckt-rep-m
-sch_fleet 2
-INV=$CK_TMP/inventory.cfg
+sch_setup ckt-rep-m 2
 SUITE=$CK_SOURCE_DIR/tests/reports/suite
 CHROMIUM=$(command -v chromium || true)
 dom() {

@@ -5,10 +5,7 @@
 # experiment into directories; the page of a real run in Chromium. More in suite_more.sh.
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/scheduler/sched_lib.sh"
-sch_require
-ck_init ckt-rep-s
-sch_fleet 2
-INV=$CK_TMP/inventory.cfg
+sch_setup ckt-rep-s 2
 SUITE=$CK_SOURCE_DIR/tests/reports/suite
 
 # ---- the whole directory: held, deviated, aborted, invalid, matrix -> exit 3 (the worst)

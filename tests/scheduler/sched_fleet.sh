@@ -3,10 +3,7 @@
 # namespaces (two on unix sockets, one over mutual TLS).
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/scheduler/sched_lib.sh"
-sch_require
-ck_init ckt-sch-f
-sch_fleet 3
-INV=$CK_TMP/inventory.cfg
+sch_setup ckt-sch-f 3
 
 sch_chaos status --inventory "$INV"
 ck_expect_eq "status exits 0 when every agent answers" 0 "$RC"

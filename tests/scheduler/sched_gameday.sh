@@ -5,9 +5,7 @@
 # both), an abort condition reverting everything (exit 2), and chaos matrix.
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/scheduler/sched_lib.sh"
-sch_require
-ck_init ckt-eng-g
-sch_fleet 3
+sch_setup ckt-eng-g 3
 EXP=$CK_SOURCE_DIR/tests/scheduler/integration
 export ENG_H2=${CK_PREFIX}-h2
 

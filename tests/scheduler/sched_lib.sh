@@ -84,6 +84,15 @@ sch_fleet() {
 	done
 }
 
+# sch_setup PREFIX N: the usual start of a test: requirements, ck_init PREFIX, a fleet of N
+# hosts, INV naming its inventory.
+sch_setup() {
+	sch_require
+	ck_init "$1"
+	sch_fleet "$2"
+	INV=$CK_TMP/inventory.cfg
+}
+
 # SIGTERM lets the agent revert its faults; the namespaces go right after anyway.
 sch_stop_agent() {
 	local pid

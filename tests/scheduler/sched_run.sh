@@ -4,10 +4,7 @@
 # JSON journal and JUnit report checked.
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/scheduler/sched_lib.sh"
-sch_require
-ck_init ckt-sch-r
-sch_fleet 3
-INV=$CK_TMP/inventory.cfg
+sch_setup ckt-sch-r 3
 EXP=$CK_SOURCE_DIR/tests/scheduler/integration
 
 # held: h2 is cut off, h1 keeps serving. Traffic to h2 during the fault feeds its counters.

@@ -124,6 +124,26 @@ static int parse_opts(int argc, char **argv, struct opt *opts, char ***positiona
 	return 0;
 }
 
+/* parse_opts for a command that takes exactly one positional argument, `what` naming it in the
+ * usage error. Exit code on failure. */
+static int parse_opts_one_arg(const char *cmd, const char *what, int argc, char **argv, struct opt *opts,
+			      const char **arg)
+{
+	char **pos;
+	size_t n;
+	int code = EXIT_INVALID;
+	if (parse_opts(argc, argv, opts, &pos, &n) == 0) {
+		if (n != 1) {
+			code = usage_error("%s: give exactly one %s", cmd, what);
+		} else {
+			*arg = pos[0];
+			code = 0;
+		}
+	}
+	free(pos);
+	return code;
+}
+
 static const char *opt_value(const struct opt *opts, const char *name)
 {
 	for (const struct opt *p = opts; p->name; p++)
@@ -265,18 +285,13 @@ static void print_plan(const struct experiment *e)
 static int cmd_plan(int argc, char **argv)
 {
 	struct opt opts[] = { { .name = "--inventory", .takes_value = true }, { .name = NULL } };
-	char **pos;
-	size_t n;
-	int r = parse_opts(argc, argv, opts, &pos, &n);
-	int code = EXIT_INVALID;
-	if (r)
+	const char *file;
+	int code = parse_opts_one_arg("plan", "experiment file", argc, argv, opts, &file);
+	if (code)
 		goto out;
-	if (n != 1) {
-		code = usage_error("plan: %s", "give exactly one experiment file");
-		goto out;
-	}
+	code = EXIT_INVALID;
 	struct experiment e;
-	if (load_or_report(pos[0], opt_value(opts, "--inventory"), &e) == 0) {
+	if (load_or_report(file, opt_value(opts, "--inventory"), &e) == 0) {
 		if (e.is_matrix)
 			matrix_print_plan(&e);
 		else
@@ -285,7 +300,6 @@ static int cmd_plan(int argc, char **argv)
 		code = EXIT_HELD;
 	}
 out:
-	free(pos);
 	free_opts(opts);
 	return code;
 }
@@ -298,24 +312,19 @@ static int cmd_run(int argc, char **argv)
 			      { .name = "--html", .takes_value = true },
 			      { .name = "--parallel" },
 			      { .name = "--quiet" }, { .name = NULL } };
-	char **pos;
-	size_t n;
-	int r = parse_opts(argc, argv, opts, &pos, &n);
-	int code = EXIT_INVALID;
-	if (r)
+	const char *path;
+	int code = parse_opts_one_arg("run", "experiment file or directory", argc, argv, opts, &path);
+	if (code)
 		goto out;
-	if (n != 1) {
-		code = usage_error("run: %s", "give exactly one experiment file or directory");
-		goto out;
-	}
-	if (path_is_directory(pos[0])) {
+	code = EXIT_INVALID;
+	if (path_is_directory(path)) {
 		struct suite_opts so = {
 			.inventory = opt_value(opts, "--inventory"), .journal = opt_value(opts, "--journal"),
 			.html = opt_value(opts, "--html"), .junit = opt_value(opts, "--junit"),
 			.quiet = opt_value(opts, "--quiet") != NULL,
 			.parallel = opt_value(opts, "--parallel") != NULL,
 		};
-		code = suite_run(pos[0], &so);
+		code = suite_run(path, &so);
 		goto out;
 	}
 	if (opt_value(opts, "--parallel")) {
@@ -323,7 +332,7 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	struct experiment e;
-	if (load_or_report(pos[0], opt_value(opts, "--inventory"), &e) == 0) {
+	if (load_or_report(path, opt_value(opts, "--inventory"), &e) == 0) {
 		struct run_opts ro = {
 			.journal_path = opt_value(opts, "--journal"),
 			.junit_path = opt_value(opts, "--junit"),
@@ -333,7 +342,6 @@ static int cmd_run(int argc, char **argv)
 		experiment_free(&e);
 	}
 out:
-	free(pos);
 	free_opts(opts);
 	return code;
 }
@@ -343,19 +351,12 @@ static int cmd_report(int argc, char **argv)
 	struct opt opts[] = { { .name = "--html", .takes_value = true },
 			      { .name = "--junit", .takes_value = true },
 			      { .name = NULL } };
-	char **pos;
-	size_t n;
-	int code = EXIT_INVALID;
-	if (parse_opts(argc, argv, opts, &pos, &n))
-		goto out;
-	if (n != 1)
-		code = usage_error("report: %s", "give exactly one journal file");
-	else if (!opt_value(opts, "--html") && !opt_value(opts, "--junit"))
+	const char *journal;
+	int code = parse_opts_one_arg("report", "journal file", argc, argv, opts, &journal);
+	if (code == 0 && !opt_value(opts, "--html") && !opt_value(opts, "--junit"))
 		code = usage_error("report: %s", "say what to write: --html OUT.html and/or --junit OUT.xml");
-	else
-		code = journal_render(pos[0], opt_value(opts, "--html"), opt_value(opts, "--junit"));
-out:
-	free(pos);
+	else if (code == 0)
+		code = journal_render(journal, opt_value(opts, "--html"), opt_value(opts, "--junit"));
 	free_opts(opts);
 	return code;
 }
@@ -697,23 +698,19 @@ static int cmd_inject(int argc, char **argv)
 		{ .name = "--params-json", .takes_value = true }, { .name = "--detach" },
 		{ .name = "--lease-ttl", .takes_value = true },   { .name = NULL },
 	};
-	char **pos;
-	size_t n;
-	int code = EXIT_INVALID;
 	struct selection sel = { 0 };
 	struct json_object *base = NULL, *params = NULL;
 	struct fault_set set = { 0 };
 	struct report rep = { 0 };
 	struct agent_client cl = { 0 };
-	if (parse_opts(argc, argv, opts, &pos, &n))
+	const char *kind_name;
+	int code = parse_opts_one_arg("inject", "fault kind (see 'chaos kinds')", argc, argv, opts, &kind_name);
+	if (code)
 		goto out;
-	if (n != 1) {
-		code = usage_error("inject: %s", "give exactly one fault kind (see 'chaos kinds')");
-		goto out;
-	}
-	const struct fault_kind *kind = fault_kind_find(pos[0]);
+	code = EXIT_INVALID;
+	const struct fault_kind *kind = fault_kind_find(kind_name);
 	if (!kind) {
-		code = usage_error("inject: unknown fault kind \"%s\" (see 'chaos kinds')", pos[0]);
+		code = usage_error("inject: unknown fault kind \"%s\" (see 'chaos kinds')", kind_name);
 		goto out;
 	}
 	const char *dur_s = opt_value(opts, "--duration");
@@ -809,7 +806,6 @@ out:
 	json_object_put(base);
 	json_object_put(params);
 	selection_free(&sel);
-	free(pos);
 	free_opts(opts);
 	return code;
 }
@@ -821,19 +817,16 @@ static int cmd_matrix(int argc, char **argv)
 			      { .name = "--junit", .takes_value = true },
 			      { .name = "--html", .takes_value = true },
 			      { .name = "--quiet" }, { .name = NULL } };
-	char **pos;
-	size_t n;
-	int code = parse_opts(argc, argv, opts, &pos, &n) ? EXIT_INVALID : -1;
+	const char *file;
+	int code = parse_opts_one_arg("matrix", "matrix file", argc, argv, opts, &file);
 	struct experiment e;
-	if (code == -1 && n != 1)
-		code = usage_error("matrix: %s", "give exactly one matrix file");
-	else if (code == -1 && load_or_report(pos[0], opt_value(opts, "--inventory"), &e) != 0)
+	if (code == 0 && load_or_report(file, opt_value(opts, "--inventory"), &e) != 0)
 		code = EXIT_INVALID;
-	else if (code == -1 && !e.is_matrix) {
-		fprintf(stderr, "%s: no 'matrix = {...}' in this file (run experiments with chaos run)\n", pos[0]);
+	else if (code == 0 && !e.is_matrix) {
+		fprintf(stderr, "%s: no 'matrix = {...}' in this file (run experiments with chaos run)\n", file);
 		experiment_free(&e);
 		code = EXIT_INVALID;
-	} else if (code == -1) {
+	} else if (code == 0) {
 		struct matrix_opts mo = {
 			.journal_path = opt_value(opts, "--journal"), .junit_path = opt_value(opts, "--junit"),
 			.html_path = opt_value(opts, "--html"), .quiet = opt_value(opts, "--quiet") != NULL,
@@ -841,7 +834,6 @@ static int cmd_matrix(int argc, char **argv)
 		code = matrix_run(&e, &mo);
 		experiment_free(&e);
 	}
-	free(pos);
 	free_opts(opts);
 	return code;
 }

@@ -42,18 +42,9 @@ ck_expect_eq "after inject: no fault on h1" 0 "$(sch_faults 1)"
 ck_expect_eq "after inject: h1 answers again" ok "$(ip netns exec "$SCH_CTL" curl -sf --max-time 2 http://10.201.1.2:8080/health)"
 
 # Ctrl-C on an attached inject reverts at once.
-"$CK_CHAOS" --netns "$SCH_CTL" inject packet-loss --inventory "$INV" --select "name = h2" \
-	--duration 1m --param probability=0.5 --param match.protocol=tcp --param match.dst_ports=8080 \
-	>"$CK_TMP/inject2.log" 2>&1 &
-inject_pid=$!
-ck_on_exit "kill -INT $inject_pid"
-ck_wait_for 5 sch_faults_are 2 1 || true
-t0=$(date +%s%N)
-kill -INT "$inject_pid"
-rc=0; wait "$inject_pid" || rc=$?
-ck_log "Ctrl-C to exit: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
-sed 's/^/  | /' "$CK_TMP/inject2.log"
-ck_expect_eq "interrupted inject exits 0 once everything is reverted" 0 "$rc"
+sch_chaos_interrupted 2 "$CK_TMP/inject2.log" "Ctrl-C to exit" inject packet-loss --inventory "$INV" --select "name = h2" \
+	--duration 1m --param probability=0.5 --param match.protocol=tcp --param match.dst_ports=8080
+ck_expect_eq "interrupted inject exits 0 once everything is reverted" 0 "$RC"
 ck_expect_eq "after Ctrl-C: no fault on h2" 0 "$(sch_faults 2)"
 ck_check "the typed params reached the agent (dst_ports as a list)" grep -q 'reverted packet-loss on h2' "$CK_TMP/inject2.log"
 

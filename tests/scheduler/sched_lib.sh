@@ -121,5 +121,22 @@ sch_chaos() {
 	fi
 }
 
+# sch_chaos_interrupted HOST LOG WHAT ARGS...: chaos ARGS... in the control namespace in the
+# background (output in LOG), SIGINT once host HOST has a fault (at the latest after 5 s); sets RC
+# to its exit code, logs "WHAT: N ms" (SIGINT to exit) and shows LOG.
+sch_chaos_interrupted() {
+	local host=$1 log=$2 what=$3 pid t0
+	shift 3
+	"$CK_CHAOS" --netns "$SCH_CTL" "$@" >"$log" 2>&1 &
+	pid=$!
+	ck_on_exit "kill -INT $pid"
+	ck_wait_for 5 sch_faults_are "$host" 1 || true
+	t0=$(date +%s%N)
+	kill -INT "$pid"
+	RC=0; wait "$pid" || RC=$?
+	ck_log "$what: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	sed 's/^/  | /' "$log"
+}
+
 # sch_json FILE EXPR: evaluates a python expression over the JSON document `j`.
 sch_json() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }

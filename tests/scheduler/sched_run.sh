@@ -83,17 +83,9 @@ ck_expect_eq "apply failure: h1 and h2 applied, h3 failed, h1 and h2 reverted" \
 for i in 1 2; do ck_expect_eq "apply failure: no fault left on h$i" 0 "$(sch_faults "$i")"; done
 
 # SIGINT during the run: every fault reverted at once, exit 2.
-"$CK_CHAOS" --netns "$SCH_CTL" run "$EXP/interrupted.cfg" --inventory "$INV" --journal "$CK_TMP/int.json" \
-	>"$CK_TMP/int.log" 2>&1 &
-run_pid=$!
-ck_on_exit "kill -INT $run_pid"
-ck_wait_for 5 sch_faults_are 2 1 || true
-t0=$(date +%s%N)
-kill -INT "$run_pid"
-rc=0; wait "$run_pid" || rc=$?
-ck_log "SIGINT to exit with faults reverted: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
-sed 's/^/  | /' "$CK_TMP/int.log"
-ck_expect_eq "interrupted: exit 2" 2 "$rc"
+sch_chaos_interrupted 2 "$CK_TMP/int.log" "SIGINT to exit with faults reverted" \
+	run "$EXP/interrupted.cfg" --inventory "$INV" --journal "$CK_TMP/int.json"
+ck_expect_eq "interrupted: exit 2" 2 "$RC"
 ck_expect_eq "interrupted: journal verdict" "aborted 2" "$(sch_json "$CK_TMP/int.json" 'j["verdict"], j["exit_code"]' | tr -d "(),'")"
 for i in 1 2; do ck_expect_eq "interrupted: no fault left on h$i" 0 "$(sch_faults "$i")"; done
 ck_finish

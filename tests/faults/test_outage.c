@@ -22,34 +22,18 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tests/faults/params_check.h"
+
 /* --- parameters --------------------------------------------------------------- */
 
 static int parse_text(const char *json, void **spec, struct fault_error *err)
 {
-	const struct fault_kind *kind = fault_kind_find("host-outage");
-	assert_non_null(kind);
-	struct json_object *params = json ? json_tokener_parse(json) : NULL;
-	if (json)
-		assert_non_null(params);
-	memset(err, 0, sizeof(*err));
-	int r = kind->parse(params, spec, err);
-	json_object_put(params);
-	return r;
+	return fault_parse_text("host-outage", json, spec, err);
 }
 
 static void expect_error(const char *json, const char *key, const char *msg_part)
 {
-	void *spec = NULL;
-	struct fault_error err;
-	int r = parse_text(json, &spec, &err);
-	if (r == 0)
-		fail_msg("%s was accepted", json);
-	assert_int_equal(r, -EINVAL);
-	assert_null(spec);
-	if (strcmp(err.key, key) != 0)
-		fail_msg("%s: key [%s], expected [%s] (msg: %s)", json, err.key, key, err.msg);
-	if (!strstr(err.msg, msg_part))
-		fail_msg("%s: message [%s] lacks [%s]", json, err.msg, msg_part);
+	fault_expect_parse_error("host-outage", json, key, msg_part);
 }
 
 static void test_bad_params(void **state)

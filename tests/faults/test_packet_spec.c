@@ -12,94 +12,68 @@
 #include <string.h>
 #include <cmocka.h>
 
-static int parse_text(const char *kind_name, const char *json, void **spec, struct fault_error *err)
-{
-	const struct fault_kind *kind = fault_kind_find(kind_name);
-	assert_non_null(kind);
-	struct json_object *params = json ? json_tokener_parse(json) : NULL;
-	if (json)
-		assert_non_null(params);
-	memset(err, 0, sizeof(*err));
-	int r = kind->parse(params, spec, err);
-	json_object_put(params);
-	return r;
-}
-
-static void expect_error(const char *kind, const char *json, const char *key, const char *msg_part)
-{
-	void *spec = NULL;
-	struct fault_error err;
-	int r = parse_text(kind, json, &spec, &err);
-	if (r == 0)
-		fail_msg("%s %s was accepted", kind, json);
-	assert_int_equal(r, -EINVAL);
-	assert_null(spec);
-	if (strcmp(err.key, key) != 0)
-		fail_msg("%s: key [%s], expected [%s] (msg: %s)", json, err.key, key, err.msg);
-	if (!strstr(err.msg, msg_part))
-		fail_msg("%s: message [%s] lacks [%s]", json, err.msg, msg_part);
-}
+#include "tests/faults/params_check.h"
 
 static void test_bad_params(void **state)
 {
 	(void)state;
 	const char *loss = "packet-loss";
-	expect_error(loss, NULL, "probability", "required");
-	expect_error(loss, "{}", "probability", "required");
-	expect_error(loss, "[]", "", "object");
-	expect_error(loss, "{\"probability\": 0}", "probability", "(0, 1]");
-	expect_error(loss, "{\"probability\": 1.5}", "probability", "(0, 1]");
-	expect_error(loss, "{\"probability\": -0.1}", "probability", "(0, 1]");
-	expect_error(loss, "{\"probability\": \"0.3\"}", "probability", "number");
-	expect_error(loss, "{\"probability\": true}", "probability", "number");
-	expect_error(loss, "{\"probability\": 0.3, \"direction\": \"up\"}", "direction", "ingress");
-	expect_error(loss, "{\"probability\": 0.3, \"direction\": 1}", "direction", "ingress");
-	expect_error(loss, "{\"probability\": 0.3, \"colour\": 1}", "colour", "unknown parameter");
-	expect_error(loss, "{\"probability\": 0.3, \"blackout\": \"yes\"}", "blackout", "true or false");
-	expect_error(loss, "{\"probability\": 0.3, \"interfaces\": \"eth0\"}", "interfaces", "list");
-	expect_error(loss, "{\"probability\": 0.3, \"interfaces\": []}", "interfaces", "empty");
-	expect_error(loss, "{\"probability\": 0.3, \"interfaces\": [\"eth0\", 3]}", "interfaces[1]", "interface name");
-	expect_error(loss, "{\"probability\": 0.3, \"interfaces\": [\"a-very-long-interface-name\"]}",
+	fault_expect_parse_error(loss, NULL, "probability", "required");
+	fault_expect_parse_error(loss, "{}", "probability", "required");
+	fault_expect_parse_error(loss, "[]", "", "object");
+	fault_expect_parse_error(loss, "{\"probability\": 0}", "probability", "(0, 1]");
+	fault_expect_parse_error(loss, "{\"probability\": 1.5}", "probability", "(0, 1]");
+	fault_expect_parse_error(loss, "{\"probability\": -0.1}", "probability", "(0, 1]");
+	fault_expect_parse_error(loss, "{\"probability\": \"0.3\"}", "probability", "number");
+	fault_expect_parse_error(loss, "{\"probability\": true}", "probability", "number");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"direction\": \"up\"}", "direction", "ingress");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"direction\": 1}", "direction", "ingress");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"colour\": 1}", "colour", "unknown parameter");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"blackout\": \"yes\"}", "blackout", "true or false");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"interfaces\": \"eth0\"}", "interfaces", "list");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"interfaces\": []}", "interfaces", "empty");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"interfaces\": [\"eth0\", 3]}", "interfaces[1]", "interface name");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"interfaces\": [\"a-very-long-interface-name\"]}",
 		     "interfaces[0]", "interface name");
-	expect_error(loss, "{\"probability\": 0.3, \"interfaces\": [\"eth0\", \"eth0\"]}", "interfaces[1]", "twice");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": []}", "match", "object");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"proto\": \"tcp\"}}", "match.proto",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"interfaces\": [\"eth0\", \"eth0\"]}", "interfaces[1]", "twice");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": []}", "match", "object");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"proto\": \"tcp\"}}", "match.proto",
 		     "unknown parameter");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"sctp\"}}", "match.protocol", "tcp");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"dst\": [\"10.0.0.0/8\", \"10.0.0.1/8\"]}}",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"sctp\"}}", "match.protocol", "tcp");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"dst\": [\"10.0.0.0/8\", \"10.0.0.1/8\"]}}",
 		     "match.dst[1]", "host bits");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"src\": [\"10.0.0.300\"]}}", "match.src[0]",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"src\": [\"10.0.0.300\"]}}", "match.src[0]",
 		     "not an address");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"src\": [\"10.0.0.0/33\"]}}", "match.src[0]",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"src\": [\"10.0.0.0/33\"]}}", "match.src[0]",
 		     "not an address");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"peers\": [\"fd00::1/64\"]}}", "match.peers[0]",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"peers\": [\"fd00::1/64\"]}}", "match.peers[0]",
 		     "host bits");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"peers\": [42]}}", "match.peers[0]", "CIDR");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"dst\": \"10.0.0.0/8\"}}", "match.dst", "list");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"dst_ports\": [\"80\"]}}", "match.dst_ports",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"peers\": [42]}}", "match.peers[0]", "CIDR");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"dst\": \"10.0.0.0/8\"}}", "match.dst", "list");
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"dst_ports\": [\"80\"]}}", "match.dst_ports",
 		     "tcp\" or \"udp");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"icmp\", \"src_ports\": [\"80\"]}}",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"icmp\", \"src_ports\": [\"80\"]}}",
 		     "match.src_ports", "tcp\" or \"udp");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"tcp\", \"dst_ports\": [\"90-80\"]}}",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"tcp\", \"dst_ports\": [\"90-80\"]}}",
 		     "match.dst_ports[0]", "N-M");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"tcp\", \"dst_ports\": [\"80\", \"0\"]}}",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"tcp\", \"dst_ports\": [\"80\", \"0\"]}}",
 		     "match.dst_ports[1]", "N-M");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"udp\", \"dst_ports\": [\"70000\"]}}",
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"udp\", \"dst_ports\": [\"70000\"]}}",
 		     "match.dst_ports[0]", "N-M");
-	expect_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"udp\", \"dst_ports\": "
+	fault_expect_parse_error(loss, "{\"probability\": 0.3, \"match\": {\"protocol\": \"udp\", \"dst_ports\": "
 		     "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]}}", "match.dst_ports", "at most 8");
 
 	const char *bh = "blackhole";
-	expect_error(bh, "{\"probability\": 0.5}", "probability", "packet-loss");
-	expect_error(bh, "{\"match\": {\"src\": [\"::1/200\"]}}", "match.src[0]", "not an address");
-	expect_error(bh, "{\"direction\": \"both\", \"x\": 1}", "x", "unknown parameter");
+	fault_expect_parse_error(bh, "{\"probability\": 0.5}", "probability", "packet-loss");
+	fault_expect_parse_error(bh, "{\"match\": {\"src\": [\"::1/200\"]}}", "match.src[0]", "not an address");
+	fault_expect_parse_error(bh, "{\"direction\": \"both\", \"x\": 1}", "x", "unknown parameter");
 }
 
 static struct packet_spec *parse_ok(const char *kind, const char *json)
 {
 	void *spec = NULL;
 	struct fault_error err;
-	int r = parse_text(kind, json, &spec, &err);
+	int r = fault_parse_text(kind, json, &spec, &err);
 	if (r < 0)
 		fail_msg("%s %s rejected: [%s] %s", kind, json, err.key, err.msg);
 	return spec;

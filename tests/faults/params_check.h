@@ -1,0 +1,38 @@
+/* Shared by the fault parameter unit tests: parse a kind's params from JSON text and
+ * assert the error a bad one gets. Include after <cmocka.h>. */
+#pragma once
+#include "faults/registry.h"
+
+#include <errno.h>
+#include <string.h>
+
+static inline int fault_parse_text(const char *kind_name, const char *json, void **spec,
+				   struct fault_error *err)
+{
+	const struct fault_kind *kind = fault_kind_find(kind_name);
+	assert_non_null(kind);
+	struct json_object *params = json ? json_tokener_parse(json) : NULL;
+	if (json)
+		assert_non_null(params);
+	memset(err, 0, sizeof(*err));
+	int r = kind->parse(params, spec, err);
+	json_object_put(params);
+	return r;
+}
+
+/* The params are refused with -EINVAL, no spec, exactly `key`, and a message containing `msg_part`. */
+static inline void fault_expect_parse_error(const char *kind_name, const char *json, const char *key,
+					    const char *msg_part)
+{
+	void *spec = NULL;
+	struct fault_error err;
+	int r = fault_parse_text(kind_name, json, &spec, &err);
+	if (r == 0)
+		fail_msg("%s %s was accepted", kind_name, json);
+	assert_int_equal(r, -EINVAL);
+	assert_null(spec);
+	if (strcmp(err.key, key) != 0)
+		fail_msg("%s: key [%s], expected [%s] (msg: %s)", json, err.key, key, err.msg);
+	if (!strstr(err.msg, msg_part))
+		fail_msg("%s: message [%s] lacks [%s]", json, err.msg, msg_part);
+}

@@ -261,9 +261,13 @@ static int packet_apply(const void *spec_v, const struct fault_env *env, void **
 		fault_error_set(err, "", "too many packet faults on this host");
 		goto fail;
 	}
-	r = packet_prog_load(spec, env, backend, &h->skel);
+	struct fault_error load_err = { .key = "", .msg = "" };
+	r = packet_prog_load(spec, env, backend, &h->skel, &load_err);
 	if (r < 0) {
-		fault_error_set(err, "", "cannot load the BPF program: %s", strerror(-r));
+		if (load_err.msg[0])
+			fault_error_set(err, load_err.key, "%s", load_err.msg);
+		else
+			fault_error_set(err, "", "cannot load the BPF program: %s", strerror(-r));
 		goto fail;
 	}
 	for (int i = 0; i < n_targets; i++) {

@@ -3,6 +3,8 @@
 #pragma once
 #include "common/netaddr.h"
 #include "faults/fault.h"
+#include "faults/match_config.h"
+#include "faults/scope.h"
 
 #include <linux/bpf.h>
 #include <net/if.h>
@@ -10,7 +12,7 @@
 #include <stdint.h>
 
 #define PACKET_MAX_CIDRS 128
-#define PACKET_MAX_PORT_RANGES 8   /* keep in sync with MAX_PORT_RANGES in packet.bpf.c */
+#define PACKET_MAX_PORT_RANGES MATCH_MAX_PORT_RANGES
 #define PACKET_MAX_INTERFACES 32
 
 enum packet_direction {
@@ -46,12 +48,40 @@ struct packet_spec {
 	struct packet_cidr_list src, dst, peers;
 	struct packet_port_list src_ports, dst_ports;
 	bool blackout;
+	struct packet_scope scope;
 };
 
 /* faults/packet_spec.c: parameter validation, pure and unprivileged. */
 int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_spec **out,
 		      struct fault_error *err);
 struct json_object *packet_spec_to_json(const struct packet_spec *spec);
+
+/* The matching part of the parameters, for every kind that acts on matched
+ * packets (delay, duplication, corruption, DNS ...): such a kind embeds a
+ * packet_spec for its matching (probability and blackhole unused).
+ * packet_match_defaults() sets direction both, protocol any.
+ * packet_match_parse_key() handles the keys "direction", "interfaces",
+ * "match", "blackout" and "scope": returns 1 if `key` was one of them (and
+ * valid), 0 if it is not a matching key, -errno with `err` set if invalid.
+ * PACKET_MATCH_KEYS lists them for "unknown parameter" messages.
+ * packet_match_to_json() adds those keys, defaults filled in, to `o`. */
+#define PACKET_MATCH_KEYS "direction, interfaces, match, blackout, scope"
+void packet_match_defaults(struct packet_spec *spec);
+int packet_match_parse_key(const char *key, struct json_object *v, struct packet_spec *spec,
+			   struct fault_error *err);
+void packet_match_to_json(const struct packet_spec *spec, struct json_object *o);
+
+/* faults/packet_match.c: the match settings of a spec for any BPF object that
+ * includes faults/match.bpf.h. Call config_fill() and maps_size() on the opened
+ * object before load, maps_fill() after load. `cfg` is the object's
+ * rodata->match_cfg. config_fill() resolves the scope (may fail with err set). */
+struct bpf_map;
+int packet_match_config_fill(const struct packet_spec *spec, const struct fault_env *env,
+			     struct match_config *cfg, struct fault_error *err);
+int packet_match_maps_size(const struct packet_spec *spec, struct bpf_map *src, struct bpf_map *dst,
+			   struct bpf_map *peers);
+int packet_match_maps_fill(const struct packet_spec *spec, struct bpf_map *src, struct bpf_map *dst,
+			   struct bpf_map *peers);
 const char *packet_direction_name(enum packet_direction d);
 const char *packet_protocol_name(enum packet_protocol p);
 
@@ -102,7 +132,7 @@ int packet_tc_sweep(void);
  * attached (the unit tests run it with BPF_PROG_TEST_RUN). */
 struct packet_bpf;
 int packet_prog_load(const struct packet_spec *spec, const struct fault_env *env, enum packet_backend backend,
-		     struct packet_bpf **out);
+		     struct packet_bpf **out, struct fault_error *err);
 void packet_prog_destroy(struct packet_bpf *skel);
 int packet_prog_fd(struct packet_bpf *skel, bool egress);
 /* Sums the per-CPU counters. */

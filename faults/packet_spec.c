@@ -228,6 +228,38 @@ static int parse_match(struct json_object *match, struct packet_spec *spec, stru
 	return 0;
 }
 
+void packet_match_defaults(struct packet_spec *spec)
+{
+	spec->direction = PACKET_DIR_BOTH;
+	spec->protocol = PACKET_PROTO_ANY;
+}
+
+int packet_match_parse_key(const char *key, struct json_object *v, struct packet_spec *spec,
+			   struct fault_error *err)
+{
+	int r;
+	if (strcmp(key, "direction") == 0) {
+		r = parse_direction(v, &spec->direction, err);
+	} else if (strcmp(key, "interfaces") == 0) {
+		r = parse_interfaces(v, spec, err);
+	} else if (strcmp(key, "match") == 0) {
+		r = parse_match(v, spec, err);
+	} else if (strcmp(key, "scope") == 0) {
+		r = scope_parse(v, &spec->scope, err);
+	} else if (strcmp(key, "blackout") == 0) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			fault_error_set(err, "blackout", "must be true or false");
+			r = -EINVAL;
+		} else {
+			spec->blackout = json_object_get_boolean(v);
+			r = 0;
+		}
+	} else {
+		return 0;
+	}
+	return r < 0 ? r : 1;
+}
+
 int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_spec **out,
 		      struct fault_error *err)
 {
@@ -242,8 +274,7 @@ int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_
 	}
 	spec->blackhole = blackhole;
 	spec->probability = 1.0;
-	spec->direction = PACKET_DIR_BOTH;
-	spec->protocol = PACKET_PROTO_ANY;
+	packet_match_defaults(spec);
 
 	bool have_probability = false;
 	int r = 0;
@@ -252,26 +283,13 @@ int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_
 			if (strcmp(key, "probability") == 0 && !blackhole) {
 				r = parse_probability(v, &spec->probability, err);
 				have_probability = true;
-			} else if (strcmp(key, "direction") == 0) {
-				r = parse_direction(v, &spec->direction, err);
-			} else if (strcmp(key, "interfaces") == 0) {
-				r = parse_interfaces(v, spec, err);
-			} else if (strcmp(key, "match") == 0) {
-				r = parse_match(v, spec, err);
-			} else if (strcmp(key, "blackout") == 0) {
-				if (!json_object_is_type(v, json_type_boolean)) {
-					fault_error_set(err, "blackout", "must be true or false");
-					r = -EINVAL;
-				} else {
-					spec->blackout = json_object_get_boolean(v);
-				}
 			} else if (strcmp(key, "probability") == 0) {
 				fault_error_set(err, "probability",
 						"blackhole drops every matched packet; use packet-loss for a share");
 				r = -EINVAL;
-			} else {
-				fault_error_set(err, key, "unknown parameter (known: %sdirection, interfaces, match, "
-					       "blackout)", blackhole ? "" : "probability, ");
+			} else if ((r = packet_match_parse_key(key, v, spec, err)) == 0) {
+				fault_error_set(err, key, "unknown parameter (known: %s" PACKET_MATCH_KEYS ")",
+						blackhole ? "" : "probability, ");
 				r = -EINVAL;
 			}
 			if (r < 0)
@@ -315,17 +333,8 @@ static struct json_object *ports_to_json(const struct packet_port_list *list)
 	return arr;
 }
 
-struct json_object *packet_spec_to_json(const struct packet_spec *spec)
+void packet_match_to_json(const struct packet_spec *spec, struct json_object *o)
 {
-	struct json_object *o = json_object_new_object();
-	struct json_object *match = json_object_new_object();
-	if (!o || !match) {
-		json_object_put(o);
-		json_object_put(match);
-		return NULL;
-	}
-	if (!spec->blackhole)
-		json_object_object_add(o, "probability", json_object_new_double(spec->probability));
 	json_object_object_add(o, "direction", json_object_new_string(packet_direction_name(spec->direction)));
 	/* Leaving interfaces out keeps the default "every interface but lo" (not a fixed list). */
 	if (spec->n_interfaces > 0) {
@@ -334,6 +343,7 @@ struct json_object *packet_spec_to_json(const struct packet_spec *spec)
 			json_object_array_add(ifs, json_object_new_string(spec->interfaces[i]));
 		json_object_object_add(o, "interfaces", ifs);
 	}
+	struct json_object *match = json_object_new_object();
 	json_object_object_add(match, "protocol", json_object_new_string(packet_protocol_name(spec->protocol)));
 	if (spec->src.n)
 		json_object_object_add(match, "src", cidrs_to_json(&spec->src));
@@ -347,5 +357,17 @@ struct json_object *packet_spec_to_json(const struct packet_spec *spec)
 		json_object_object_add(match, "dst_ports", ports_to_json(&spec->dst_ports));
 	json_object_object_add(o, "match", match);
 	json_object_object_add(o, "blackout", json_object_new_boolean(spec->blackout));
+	if (!packet_scope_is_host(&spec->scope))
+		json_object_object_add(o, "scope", scope_to_json(&spec->scope));
+}
+
+struct json_object *packet_spec_to_json(const struct packet_spec *spec)
+{
+	struct json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	if (!spec->blackhole)
+		json_object_object_add(o, "probability", json_object_new_double(spec->probability));
+	packet_match_to_json(spec, o);
 	return o;
 }

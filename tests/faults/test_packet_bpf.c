@@ -117,7 +117,7 @@ static struct loaded load(const char *kind, const char *json, enum packet_backen
 	struct fault_env env = { .fault_id = "f-test", .state_dir = "/tmp", .packet_backend = "auto",
 				 .control_ports = { CONTROL_PORT }, .n_control_ports = 1 };
 	struct loaded l = { .backend = backend };
-	r = packet_prog_load(spec, &env, backend, &l.skel);
+	r = packet_prog_load(spec, &env, backend, &l.skel, NULL);
 	k->spec_free(spec);
 	if (r < 0)
 		fail_msg("loading the program for %s: %s", json, strerror(-r));
@@ -298,7 +298,7 @@ int main(void)
 	struct loaded l = { 0 };
 	struct fault_env env = { .fault_id = "f-probe", .state_dir = "/tmp" };
 	struct packet_spec spec = { .blackhole = true, .probability = 1.0, .direction = PACKET_DIR_BOTH };
-	int r = packet_prog_load(&spec, &env, PACKET_BACKEND_CLSACT, &l.skel);
+	int r = packet_prog_load(&spec, &env, PACKET_BACKEND_CLSACT, &l.skel, NULL);
 	if (r < 0) {
 		printf("SKIP: cannot load the tc BPF program: %s\n", strerror(-r));
 		return 77;

@@ -30,6 +30,9 @@ struct fault_env {
 	/* Backend preference from the agent config for kinds that have several
 	 * ("auto" when not set). A kind ignores a preference that is not its own. */
 	const char *packet_backend;
+	/* Same for the shaping kinds (delay, reorder, bandwidth): "auto", "netem"
+	 * or "delay-line". NULL means auto. */
+	const char *shape_backend;
 };
 
 struct fault_kind {
@@ -66,6 +69,11 @@ struct fault_kind {
 	 * kernel. `record` is what apply() filled (possibly empty when the crash
 	 * came mid-apply). Must be idempotent and succeed if nothing is left. */
 	int (*recover)(struct json_object *record, const struct fault_env *env);
+
+	/* Optional (may be NULL): what the kind would use on this host, added to
+	 * `out` for /v1/info and --list-kinds, e.g. {"backend": "delay-line",
+	 * "backends": {"netem": "kernel lacks sch_netem", "delay-line": "ok"}}. */
+	void (*describe)(const struct fault_env *env, struct json_object *out);
 };
 
 /* A family may also own kernel objects that no journal names (crash between

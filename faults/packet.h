@@ -128,6 +128,27 @@ void packet_tc_handle_free(uint32_t handle);
  * returns how many were removed or -errno. */
 int packet_tc_sweep(void);
 
+/* faults/packet_attach.c: a tc program pair attached to the spec's interfaces
+ * (every interface of the namespace but lo when it names none) in its
+ * directions, with either backend. create() is all or nothing and fills
+ * `record` (backend, clsact handle, attachments) for recover(), which removes
+ * what a crashed process left (clsact filters; tcx links die by themselves)
+ * and may run in another process. A program fd may be -1 for a direction the
+ * spec does not use. */
+struct packet_target {
+	int ifindex;
+	char name[IF_NAMESIZE];
+};
+int packet_resolve_interfaces(const struct packet_spec *spec, struct packet_target **out, int *n_out,
+			      struct fault_error *err);
+struct packet_attach_set;
+int packet_attach_set_create(const struct packet_spec *spec, enum packet_backend backend, int ingress_fd,
+			     int egress_fd, struct packet_attach_set **out, struct json_object *record,
+			     struct fault_error *err);
+int packet_attach_set_destroy(struct packet_attach_set *s);
+enum packet_backend packet_attach_set_backend(const struct packet_attach_set *s);
+int packet_attach_set_recover(struct json_object *record);
+
 /* faults/packet_prog.c: one BPF object per fault, configured and loaded but not
  * attached (the unit tests run it with BPF_PROG_TEST_RUN). */
 struct packet_bpf;

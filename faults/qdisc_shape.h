@@ -46,3 +46,7 @@ int qdisc_shape_sweep(void);
  * sent to the kernel). Returns 0 and a new rtnl_qdisc, or -errno. */
 struct rtnl_qdisc;
 int qdisc_shape_build(const struct shape_spec *spec, int ifindex, uint32_t handle, struct rtnl_qdisc **out);
+/* For the unit tests: the netlink request apply() sends for a qdisc built by
+ * qdisc_shape_build() (netem options fixed up, see qdisc_shape.c). */
+struct nl_msg;
+int qdisc_shape_request(const struct shape_spec *spec, struct rtnl_qdisc *q, struct nl_msg **out);

@@ -7,19 +7,23 @@
 extern const struct fault_kind packet_loss_kind;
 extern const struct fault_kind blackhole_kind;
 extern const struct fault_kind host_outage_kind;
+extern const struct fault_kind link_down_kind, link_flap_kind;
 extern const struct fault_family packet_family;
 extern const struct fault_family process_family;
+extern const struct fault_family link_family;
 
 static const struct fault_kind *const kinds[] = {
 	&packet_loss_kind,
 	&blackhole_kind,
 	&host_outage_kind,
+	&link_down_kind, &link_flap_kind,
 	NULL,
 };
 
 static const struct fault_family *const families[] = {
 	&packet_family,
 	&process_family,
+	&link_family,
 	NULL,
 };
 

@@ -70,6 +70,14 @@ static void handle_info(struct api *api, struct api_response *out)
 		json_object_object_add(ko, "summary", json_object_new_string(k->summary));
 		json_object_object_add(ko, "supported", json_object_new_boolean(r == 0));
 		json_object_object_add(ko, "reason", json_object_new_string(r == 0 ? "" : reason[0] ? reason : strerror(-r)));
+		if (k->describe) {
+			struct fault_env env = {
+				.state_dir = api->cfg->state_dir,
+				.packet_backend = api->cfg->packet_backend,
+				.shape_backend = api->cfg->shape_backend,
+			};
+			k->describe(&env, ko);
+		}
 		json_object_array_add(kinds, ko);
 	}
 	json_object_object_add(o, "kinds", kinds);

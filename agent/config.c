@@ -22,6 +22,8 @@ void agent_config_defaults(struct agent_config *cfg)
 	cfg->max_fault_duration_ms = 3600u * 1000u;
 	cfg->max_faults = 64;
 	snprintf(cfg->packet_backend, sizeof(cfg->packet_backend), "auto");
+	snprintf(cfg->shape_backend, sizeof(cfg->shape_backend), "auto");
+	cfg->guardian = 1;
 }
 
 /* Parsing context: where errors go and which file relative paths start from. */
@@ -187,8 +189,21 @@ static int parse_setting(struct loader *ld, const config_setting_t *s, struct ag
 				       cfg->packet_backend);
 		return 0;
 	}
+	if (strcmp(key, "shape_backend") == 0) {
+		int r = get_string(ld, s, cfg->shape_backend, sizeof(cfg->shape_backend));
+		if (r < 0 || (strcmp(cfg->shape_backend, "auto") && strcmp(cfg->shape_backend, "netem") &&
+			      strcmp(cfg->shape_backend, "delay-line")))
+			return fail_at(ld, s, "shape_backend must be \"auto\", \"netem\" or \"delay-line\"");
+		return 0;
+	}
+	if (strcmp(key, "guardian") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail_at(ld, s, "guardian must be true or false");
+		cfg->guardian = config_setting_get_bool(s);
+		return 0;
+	}
 	return fail_at(ld, s, "unknown key %s (known: name, labels, listen_unix, listen_tls, tls, state_dir, "
-		       "max_fault_duration, max_faults, packet_backend)", key);
+		       "max_fault_duration, max_faults, packet_backend, shape_backend, guardian)", key);
 }
 
 int agent_config_load(const char *file, struct agent_config *out, char *err, size_t err_len)

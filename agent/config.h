@@ -24,6 +24,8 @@ struct agent_config {
 	uint64_t max_fault_duration_ms;
 	int max_faults;
 	char packet_backend[16];      /* "auto" | "tcx" | "clsact" */
+	char shape_backend[16];       /* "auto" | "netem" | "delay-line" */
+	int guardian;                 /* run the guardian process (default 1) */
 };
 
 /* Defaults for every key (name = hostname). */

@@ -127,6 +127,7 @@ static void env_init(const struct fault_table *t, struct fault_env *env, const c
 	env->fault_id = fault_id;
 	env->state_dir = t->cfg.state_dir;
 	env->packet_backend = t->cfg.packet_backend ? t->cfg.packet_backend : "auto";
+	env->shape_backend = t->cfg.shape_backend ? t->cfg.shape_backend : "auto";
 	env->n_control_ports = t->cfg.n_control_ports;
 	memcpy(env->control_ports, t->cfg.control_ports, sizeof(env->control_ports));
 }

@@ -16,6 +16,7 @@ struct fault_table_config {
 	const char *state_dir;
 	const char *journal_dir;
 	const char *packet_backend;
+	const char *shape_backend;
 	uint16_t control_ports[FAULT_MAX_CONTROL_PORTS];
 	int n_control_ports;
 	int max_faults;

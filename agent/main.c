@@ -4,6 +4,7 @@
 #include "agent/api.h"
 #include "agent/config.h"
 #include "agent/fault_table.h"
+#include "agent/guardian.h"
 #include "agent/http.h"
 #include "agent/journal.h"
 #include "agent/tls.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { EXIT_CONFIG = 3 };
 
@@ -43,15 +45,24 @@ static int parse_level(const char *text, enum log_level *out)
 	return -EINVAL;
 }
 
+/* With the default backends; describe() says which one a kind would use here. */
 static int list_kinds(void)
 {
 	const struct fault_kind *const *kinds = fault_kinds();
+	struct fault_env env = { .packet_backend = "auto", .shape_backend = "auto" };
 	for (size_t i = 0; kinds[i]; i++) {
 		char reason[256] = "";
 		int r = kinds[i]->probe ? kinds[i]->probe(reason, sizeof(reason)) : 0;
-		printf("%-16s %-8s %-13s %s%s%s\n", kinds[i]->name, kinds[i]->family,
-		       r == 0 ? "supported" : "unsupported", kinds[i]->summary, r == 0 ? "" : ": ",
+		struct json_object *d = json_object_new_object(), *backend;
+		if (kinds[i]->describe && d)
+			kinds[i]->describe(&env, d);
+		char via[64] = "";
+		if (d && json_object_object_get_ex(d, "backend", &backend))
+			snprintf(via, sizeof(via), " [%s]", json_object_get_string(backend));
+		printf("%-18s %-8s %-13s %s%s%s%s\n", kinds[i]->name, kinds[i]->family,
+		       r == 0 ? "supported" : "unsupported", kinds[i]->summary, via, r == 0 ? "" : ": ",
 		       r == 0 ? "" : reason[0] ? reason : strerror(-r));
+		json_object_put(d);
 	}
 	return 0;
 }
@@ -86,7 +97,7 @@ static int wait_for_stop(const sigset_t *set)
 	}
 }
 
-static int run(const struct agent_config *cfg)
+static int run(const struct agent_config *cfg, const char *log_level)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -97,10 +108,21 @@ static int run(const struct agent_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	char journal_dir[4096];
-	int r = journal_open(cfg->state_dir, journal_dir, sizeof(journal_dir));
+	/* A guardian still recovering after the previous agent died holds the lock
+	 * for a few milliseconds; a second agent on the same state_dir holds it for good. */
+	int lock_fd;
+	int r = agent_state_lock(cfg->state_dir, 5000, &lock_fd);
+	if (r == -EBUSY)
+		return log_err(1, "state_dir %s is in use by another chaos-agent (%s/agent.lock)", cfg->state_dir,
+			       cfg->state_dir);
 	if (r < 0)
 		return log_err(1, "state_dir %s: %s", cfg->state_dir, strerror(-r));
+	char journal_dir[4096];
+	r = journal_open(cfg->state_dir, journal_dir, sizeof(journal_dir));
+	if (r < 0) {
+		close(lock_fd);
+		return log_err(1, "state_dir %s: %s", cfg->state_dir, strerror(-r));
+	}
 
 	struct fault_table_config tc = {
 		.kinds = fault_kinds(),
@@ -108,6 +130,7 @@ static int run(const struct agent_config *cfg)
 		.state_dir = cfg->state_dir,
 		.journal_dir = journal_dir,
 		.packet_backend = cfg->packet_backend,
+		.shape_backend = cfg->shape_backend,
 		.max_faults = cfg->max_faults,
 		.max_ended = 64,
 	};
@@ -119,12 +142,25 @@ static int run(const struct agent_config *cfg)
 	}
 	struct http_listener *tls = NULL, *local = NULL;
 	struct fault_table *table = NULL;
+	struct guardian guardian = { .pid = -1, .notify_fd = -1 };
 	int exit_code = 1;
 
-	if (fault_table_new(&tc, &table) < 0)
+	if (fault_table_new(&tc, &table) < 0) {
+		close(lock_fd);
 		return log_err(1, "out of memory");
+	}
 	/* Faults named in the journal are undone, and leftovers swept, before anything listens. */
-	if (fault_table_recover(table) < 0 || fault_table_start(table) < 0)
+	if (fault_table_recover(table) < 0)
+		goto out;
+	if (cfg->guardian) {
+		r = guardian_spawn(cfg->path, log_level, &guardian);
+		if (r < 0)
+			log_warn("no guardian process (%s): after a crash, clsact filters, qdiscs, links and frozen "
+				 "processes stay until the agent restarts", strerror(-r));
+		else
+			log_info("guardian: pid %d reverts what this agent leaves if it dies", (int)guardian.pid);
+	}
+	if (fault_table_start(table) < 0)
 		goto out;
 	api.table = table;
 
@@ -152,6 +188,11 @@ out:
 			log_info("shutdown: %d fault(s) reverted", n);
 		fault_table_free(table);
 	}
+	/* The guardian wakes on this close, finds the journal empty and leaves once
+	 * the lock is free (at our exit). */
+	if (guardian.notify_fd >= 0)
+		close(guardian.notify_fd);
+	close(lock_fd);
 	return exit_code;
 }
 
@@ -163,11 +204,13 @@ int main(int argc, char **argv)
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "list-kinds", no_argument, NULL, 'K' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "guardian", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL;
+	const char *config_path = NULL, *log_level = "info";
 	bool check_only = false, kinds_only = false;
+	int guardian_fd = -1;
 	log_route_libbpf();
 	int c;
 	while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
@@ -180,10 +223,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			log_set_level(level);
+			log_level = optarg;
 			break;
 		}
 		case 'C': check_only = true; break;
 		case 'K': kinds_only = true; break;
+		case 'G': guardian_fd = atoi(optarg); break;
 		case 'V': printf("chaos-agent %s\n", CHAOSKIT_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -211,9 +256,12 @@ int main(int argc, char **argv)
 	int rc;
 	if (check_only) {
 		rc = check_config(cfg);
+	} else if (guardian_fd >= 0) {
+		log_set_timestamps(1);
+		rc = guardian_main(guardian_fd, cfg);
 	} else {
 		log_set_timestamps(1);
-		rc = run(cfg);
+		rc = run(cfg, log_level);
 	}
 	free(cfg);
 	return rc;

@@ -128,9 +128,10 @@ lab_down() {
 				[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = chaos-agent ] && agent_pids+=("$pid")
 		done
 	fi
+	# Their guardians ignore SIGTERM and leave by themselves once their agent is gone.
 	for ns in $namespaces; do
 		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
-			[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = chaos-agent ] || continue
+			case "$(cat "/proc/$pid/comm" 2>/dev/null)" in chaos-agent|chaos-guardian) ;; *) continue ;; esac
 			[[ " ${agent_pids[*]} " == *" $pid "* ]] || agent_pids+=("$pid")
 		done
 	done

@@ -14,6 +14,8 @@ packages=(
 	iproute2 iputils-ping openssl curl python3 util-linux procps
 	# the game day's Prometheus probes, and rendering the HTML report in the tests
 	prometheus chromium
+	# network fault fidelity tests and benchmarks (TCP throughput, the iptables comparison)
+	iperf3 iptables
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Network fault benchmarks on one veth pair (docs/performance.md "Network faults"):
+#  1. per-packet cost of a packet fault that matches nothing (BPF_PROG_TEST_RUN, bench/net-overhead);
+#  2. throughput through the veth pair: no fault / the same fault applied through a chaos-agent
+#     (tcx and clsact) / an iptables rule with the same match; TCP (iperf3) and 64-byte UDP
+#     (iperf3 -u), configurations interleaved round by round, medians and ratios;
+#  3. time to apply and revert a fault: agent API against tc / iptables command lines (net-apply.py).
+# usage: sudo bench/net-bench.sh --build BUILD_DIR [--rounds 5] [--seconds 4] [--n 50]
+#                                [--only overhead|throughput|apply]
+# Needs root, iperf3, iptables, nft (nftables), python3, curl. Runs in namespaces ckt-bench-*.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/net-lib.sh"
+nb_parse_build "$@"
+ROUNDS=5 SECONDS_PER_RUN=4 N=50 ONLY=""
+set -- "${NB_ARGS[@]+"${NB_ARGS[@]}"}"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--seconds) SECONDS_PER_RUN=$2; shift 2 ;;
+	--n) N=$2; shift 2 ;;
+	--only) ONLY=$2; shift 2 ;;
+	*) nb_die "unknown option $1" ;;
+	esac
+done
+for tool in iperf3 iptables iptables-legacy nft python3 curl; do
+	command -v "$tool" >/dev/null || nb_die "$tool is not installed"
+done
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+
+nb_machine
+if want overhead; then
+	[ -x "$NB_BUILD/bench/net-overhead" ] || nb_die "bench/net-overhead not built"
+	echo
+	echo "== 1. per-packet cost in the kernel (BPF_PROG_TEST_RUN) =="
+	"$NB_BUILD/bench/net-overhead" --rounds 9 --repeat 1000000
+	"$NB_BUILD/bench/net-overhead" --rounds 9 --repeat 1000000 --ipv6
+fi
+want throughput || want apply || exit 0
+
+nb_setup
+nb_agent tcx 'packet_backend = "tcx";'
+SOCK_TCX=$NB_SOCK
+nb_agent clsact 'packet_backend = "clsact";'
+SOCK_CLSACT=$NB_SOCK
+
+# The fault of the throughput runs: matches nothing (TEST-NET-1), both directions on eth0.
+FAULT='{"kind":"packet-loss","duration":"30m","params":{"probability":0.5,"direction":"both","match":{"peers":["192.0.2.0/24"]}}}'
+IPT_IN=(INPUT -s 192.0.2.0/24 -m statistic --mode random --probability 0.5 -j DROP)
+IPT_OUT=(OUTPUT -d 192.0.2.0/24 -m statistic --mode random --probability 0.5 -j DROP)
+FAULT_ID=""
+
+config_on() {
+	case "$1" in
+	none) ;;
+	tcx|clsact)
+		local sock=$SOCK_TCX r
+		[ "$1" = clsact ] && sock=$SOCK_CLSACT
+		r=$(nb_req "$sock" POST /v1/faults "$FAULT")
+		[ "${r%% *}" = 201 ] || nb_die "apply on $1: $r"
+		FAULT_ID=$(nb_json id <<<"${r#* }")
+		local backend
+		backend=$(nb_req "$sock" GET "/v1/faults/$FAULT_ID")
+		grep -q "\"backend\": *\"$1\"" <<<"$backend" || nb_die "fault does not run on $1: $backend"
+		;;
+	iptables)
+		ip netns exec "$NB_B" iptables -A "${IPT_IN[@]}"
+		ip netns exec "$NB_B" iptables -A "${IPT_OUT[@]}"
+		;;
+	esac
+}
+config_off() {
+	case "$1" in
+	tcx|clsact)
+		local sock=$SOCK_TCX r
+		[ "$1" = clsact ] && sock=$SOCK_CLSACT
+		r=$(nb_req "$sock" DELETE "/v1/faults/$FAULT_ID")
+		[ "${r%% *}" = 200 ] || nb_die "revert on $1: $r"
+		;;
+	iptables)
+		# Deleting the rules would leave the table and its hooks: "none" must have no netfilter at all.
+		ip netns exec "$NB_B" nft delete table ip filter
+		;;
+	esac
+}
+
+if want throughput; then
+	ip netns exec "$NB_B" iperf3 -s -p 5201 >/dev/null 2>&1 &
+	NB_PIDS+=($!)
+	sleep 0.5
+	CONFIGS=(none tcx clsact iptables)
+	RES="$NB_TMP/throughput"
+	: >"$RES"
+	nb_log "throughput: $ROUNDS rounds x ${#CONFIGS[@]} configurations x (TCP + UDP) x ${SECONDS_PER_RUN}s"
+	for ((round = 0; round < ROUNDS; round++)); do
+		for ((k = 0; k < ${#CONFIGS[@]}; k++)); do
+			cfg=${CONFIGS[$(((k + round) % ${#CONFIGS[@]}))]}
+			config_on "$cfg"
+			tcp=$(ip netns exec "$NB_A" iperf3 -c "$NB_ADDR_B" -p 5201 -A 0,1 -t "$SECONDS_PER_RUN" -O 1 -J |
+				python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9)')
+			udp=$(ip netns exec "$NB_A" iperf3 -c "$NB_ADDR_B" -p 5201 -A 0,1 -u -b 0 -l 64 -t "$SECONDS_PER_RUN" -J |
+				python3 -c 'import json,sys
+s = json.load(sys.stdin)["end"]["sum"]
+print((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3)')
+			config_off "$cfg"
+			echo "$cfg $tcp $udp" >>"$RES"
+			nb_log "round $((round + 1)) $cfg: TCP $tcp Gbit/s, UDP-64 $udp kpkt/s received"
+		done
+	done
+	echo
+	echo "== 2. throughput over the veth pair, $ROUNDS interleaved rounds of ${SECONDS_PER_RUN}s per configuration =="
+	echo "fault: packet-loss 0.5, direction both, match.peers 192.0.2.0/24 (matches nothing); iptables: the"
+	echo "same match in INPUT (-s) and OUTPUT (-d) with -m statistic, nf_tables backend, table removed after each run"
+	python3 - "$RES" <<'EOF'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    c, t, u = line.split()
+    rows.setdefault(c, ([], []))
+    rows[c][0].append(float(t)); rows[c][1].append(float(u))
+base_t = statistics.median(rows["none"][0]); base_u = statistics.median(rows["none"][1])
+print("%-10s %12s %10s %10s %14s %10s" % ("config", "TCP Gbit/s", "vs none", "min-max", "UDP-64 kpkt/s", "vs none"))
+for c in ["none", "tcx", "clsact", "iptables"]:
+    t, u = rows[c]
+    mt, mu = statistics.median(t), statistics.median(u)
+    print("%-10s %12.2f %9.1f%% %4.1f-%4.1f %14.1f %9.1f%%" % (c, mt, 100 * (mt / base_t - 1), min(t), max(t),
+          mu, 100 * (mu / base_u - 1)))
+EOF
+fi
+
+if want apply; then
+	BPF_OBJ="$NB_BUILD/faults/packet.bpf.o"
+	echo
+	echo "== 3. apply and revert one fault, $N times per method =="
+	ip netns exec "$NB_B" python3 "$NB_SRC/bench/net-apply.py" --n "$N" --tcx-sock "$SOCK_TCX" \
+		--clsact-sock "$SOCK_CLSACT" --bpf-obj "$BPF_OBJ" --netns "/run/netns/$NB_B"
+fi

@@ -323,6 +323,7 @@ static struct probe_cache probe_caches[PROBE_COUNT];
 
 static int add_ifb(struct nl_sock *sk, const char *name, const char *alias, int *ifindex);
 static int add_redirect(struct nl_sock *sk, int ifindex, int ifb_index);
+static int delete_link(struct nl_sock *sk, const char *name);
 
 /* Runs in the child: exit codes are read by probe_child_result(). */
 static int probe_child(enum probe_what what)
@@ -540,7 +541,6 @@ static int add_ifb(struct nl_sock *sk, const char *name, const char *alias, int 
 	rtnl_link_set_name(link, name);
 	int r = nl_to_errno(rtnl_link_set_type(link, "ifb"));
 	if (r == 0) {
-		rtnl_link_set_ifalias(link, alias);
 		rtnl_link_set_flags(link, IFF_UP);
 		r = nl_to_errno(rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL));
 	}
@@ -550,6 +550,21 @@ static int add_ifb(struct nl_sock *sk, const char *name, const char *alias, int 
 	int idx = (int)if_nametoindex(name);
 	if (idx == 0)
 		return -ENODEV;
+	/* The kernel takes an alias on change only, not on creation. */
+	struct rtnl_link *orig = NULL, *change = rtnl_link_alloc();
+	r = change ? nl_to_errno(rtnl_link_get_kernel(sk, idx, NULL, &orig)) : -ENOMEM;
+	if (r == 0) {
+		rtnl_link_set_ifalias(change, alias);
+		r = nl_to_errno(rtnl_link_change(sk, orig, change, 0));
+	}
+	if (orig)
+		rtnl_link_put(orig);
+	if (change)
+		rtnl_link_put(change);
+	if (r < 0) {
+		delete_link(sk, name);
+		return r;
+	}
 	*ifindex = idx;
 	return 0;
 }
@@ -647,6 +662,40 @@ static int delete_redirect(struct nl_sock *sk, int ifindex)
 	return r == -ENOENT || r == -ENODEV ? 0 : r;
 }
 
+static bool has_clsact(struct nl_sock *sk, int ifindex)
+{
+	struct nl_cache *cache = NULL;
+	if (rtnl_qdisc_alloc_cache(sk, &cache) < 0)
+		return false;
+	bool found = false;
+	for (struct nl_object *o = nl_cache_get_first(cache); o && !found; o = nl_cache_get_next(o)) {
+		const char *kind = rtnl_tc_get_kind(TC_CAST(o));
+		found = rtnl_tc_get_ifindex(TC_CAST(o)) == ifindex && kind && strcmp(kind, "clsact") == 0;
+	}
+	nl_cache_free(cache);
+	return found;
+}
+
+/* From an IFB's alias "chaoskit:ID:DEV:clsact": the interface whose clsact the
+ * fault created. Returns its index, 0 if the alias names none. */
+static int ifb_created_clsact_on(struct nl_sock *sk, const char *ifb)
+{
+	struct rtnl_link *link = NULL;
+	if (rtnl_link_get_kernel(sk, 0, ifb, &link) < 0)
+		return 0;
+	char alias[128] = "";
+	const char *a = rtnl_link_get_ifalias(link);
+	snprintf(alias, sizeof(alias), "%s", a ? a : "");
+	rtnl_link_put(link);
+	char *fields[5] = { 0 };
+	int n = 0;
+	for (char *save = NULL, *f = strtok_r(alias, ":", &save); f && n < 5; f = strtok_r(NULL, ":", &save))
+		fields[n++] = f;
+	if (n != 4 || strcmp(fields[0], "chaoskit") != 0 || strcmp(fields[3], "clsact") != 0)
+		return 0;
+	return (int)if_nametoindex(fields[2]);
+}
+
 /* "ckifb" + 8 hex digits of a hash of the fault id and the interface. */
 static void ifb_name(const char *fault_id, int ifindex, char *out, size_t len)
 {
@@ -708,8 +757,11 @@ static int apply_target(struct nl_sock *sk, const struct shape_spec *spec, const
 		return r;
 	}
 	ifb_name(env ? env->fault_id : NULL, t->ifindex, t->ifb, sizeof(t->ifb));
+	/* The alias says whether this fault is about to create clsact on the
+	 * interface, so that sweep() can remove it too when no record survived. */
 	char alias[96];
-	snprintf(alias, sizeof(alias), "chaoskit:%s:%s", env && env->fault_id ? env->fault_id : "", t->dev);
+	snprintf(alias, sizeof(alias), "chaoskit:%s:%s%s", env && env->fault_id ? env->fault_id : "", t->dev,
+		 has_clsact(sk, t->ifindex) ? "" : ":clsact");
 	r = add_ifb(sk, t->ifb, alias, &t->ifb_index);
 	if (r < 0) {
 		fault_error_set(err, "", "creating IFB device %s for ingress of %s: %s", t->ifb, t->dev, strerror(-r));
@@ -1036,7 +1088,17 @@ int qdisc_shape_sweep(void)
 		return -EIO;
 	}
 	int removed = 0, first = 0, r;
-	/* Redirects first, then the IFBs they point to, then root qdiscs. */
+	int clsact_of_ours[QDISC_SHAPE_MAX_TARGETS], n_clsact = 0;
+	for (struct if_nameindex *i = ifs; i->if_index; i++) {
+		if (strncmp(i->if_name, QDISC_SHAPE_IFB_PREFIX, strlen(QDISC_SHAPE_IFB_PREFIX)) != 0 ||
+		    live_uses(0, i->if_name))
+			continue;
+		int idx = ifb_created_clsact_on(sk, i->if_name);
+		if (idx > 0 && n_clsact < QDISC_SHAPE_MAX_TARGETS)
+			clsact_of_ours[n_clsact++] = idx;
+	}
+	/* Redirects first, then the IFBs they point to, then clsact qdiscs that
+	 * a fault created (if empty now), then root qdiscs. */
 	for (struct if_nameindex *i = ifs; i->if_index; i++) {
 		if (live_uses((int)i->if_index, NULL) || !has_redirect(sk, (int)i->if_index))
 			continue;
@@ -1060,6 +1122,8 @@ int qdisc_shape_sweep(void)
 			first = r;
 		}
 	}
+	for (int i = 0; i < n_clsact; i++)
+		packet_clsact_release(clsact_of_ours[i], true);
 	for (struct if_nameindex *i = ifs; i->if_index; i++) {
 		struct root_qdisc root;
 		if (live_uses((int)i->if_index, NULL) || root_qdisc_of(sk, (int)i->if_index, &root) < 0 ||

@@ -260,7 +260,10 @@ int scope_resolve_path(const struct packet_scope *s, char *path, size_t len, str
 		if (strncmp(s->cgroup, mount, mlen) == 0 && (s->cgroup[mlen] == '/' || s->cgroup[mlen] == '\0'))
 			n = snprintf(dir, sizeof(dir), "%s", s->cgroup);
 		else  /* relative, or absolute inside the hierarchy as /proc/PID/cgroup shows it */
-			n = snprintf(dir, sizeof(dir), "%s/%s", mount, s->cgroup + (s->cgroup[0] == '/'));
+		{
+			const char *rest = s->cgroup + strspn(s->cgroup, "/");
+			n = snprintf(dir, sizeof(dir), "%s%s%s", mount, rest[0] ? "/" : "", rest);
+		}
 	} else {
 		struct unit_search search = { .unit = s->unit };
 		int fd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -7,10 +7,12 @@
 extern const struct fault_kind packet_loss_kind;
 extern const struct fault_kind blackhole_kind;
 extern const struct fault_kind host_outage_kind;
+extern const struct fault_kind delay_kind, reorder_kind, bandwidth_kind;
 extern const struct fault_kind connection_refused_kind;
 extern const struct fault_kind link_down_kind, link_flap_kind;
 extern const struct fault_family packet_family;
 extern const struct fault_family process_family;
+extern const struct fault_family shape_family;
 extern const struct fault_family cgroup_family;
 extern const struct fault_family link_family;
 
@@ -18,6 +20,7 @@ static const struct fault_kind *const kinds[] = {
 	&packet_loss_kind,
 	&blackhole_kind,
 	&host_outage_kind,
+	&delay_kind, &reorder_kind, &bandwidth_kind,
 	&connection_refused_kind,
 	&link_down_kind, &link_flap_kind,
 	NULL,
@@ -26,6 +29,7 @@ static const struct fault_kind *const kinds[] = {
 static const struct fault_family *const families[] = {
 	&packet_family,
 	&process_family,
+	&shape_family,
 	&cgroup_family,
 	&link_family,
 	NULL,

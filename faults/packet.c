@@ -1,4 +1,5 @@
-/* The packet family: kinds "packet-loss" and "blackhole" (docs/faults.md). */
+/* The packet family: kinds "packet-loss", "blackhole", "packet-duplicate" and
+ * "packet-corrupt" (docs/faults.md): one BPF object, the action set at load. */
 #include "faults/packet.h"
 
 #include "common/log.h"
@@ -34,6 +35,24 @@ static int blackhole_parse(struct json_object *params, void **spec, struct fault
 	return r;
 }
 
+static int packet_duplicate_parse(struct json_object *params, void **spec, struct fault_error *err)
+{
+	struct packet_spec *s;
+	int r = packet_spec_parse_action(params, PACKET_ACTION_DUPLICATE, &s, err);
+	if (r == 0)
+		*spec = s;
+	return r;
+}
+
+static int packet_corrupt_parse(struct json_object *params, void **spec, struct fault_error *err)
+{
+	struct packet_spec *s;
+	int r = packet_spec_parse_action(params, PACKET_ACTION_CORRUPT, &s, err);
+	if (r == 0)
+		*spec = s;
+	return r;
+}
+
 static void packet_spec_free(void *spec)
 {
 	free(spec);
@@ -45,6 +64,7 @@ static struct json_object *packet_spec_json(const void *spec)
 }
 
 struct packet_handle {
+	enum packet_action action;
 	struct packet_bpf *skel;
 	struct packet_attach_set *attached;
 };
@@ -76,6 +96,7 @@ static int packet_apply(const void *spec_v, const struct fault_env *env, void **
 		fault_error_set(err, "", "out of memory");
 		return -ENOMEM;
 	}
+	h->action = spec->action;
 	struct fault_error load_err = { .key = "", .msg = "" };
 	r = packet_prog_load(spec, env, backend, &h->skel, &load_err);
 	if (r < 0) {
@@ -104,12 +125,20 @@ static int packet_revert(void *handle)
 static int packet_stats(void *handle, struct json_object *out)
 {
 	struct packet_handle *h = handle;
-	uint64_t matched, dropped;
-	int r = packet_prog_counters(h->skel, &matched, &dropped);
+	struct packet_counters c;
+	int r = packet_prog_read_counters(h->skel, &c);
 	if (r < 0)
 		return r;
-	json_object_object_add(out, "packets_matched", json_object_new_int64((int64_t)matched));
-	json_object_object_add(out, "packets_dropped", json_object_new_int64((int64_t)dropped));
+	json_object_object_add(out, "packets_matched", json_object_new_int64((int64_t)c.matched));
+	if (h->action == PACKET_ACTION_DUPLICATE) {
+		json_object_object_add(out, "packets_duplicated", json_object_new_int64((int64_t)c.duplicated));
+	} else if (h->action == PACKET_ACTION_CORRUPT) {
+		json_object_object_add(out, "packets_corrupted", json_object_new_int64((int64_t)c.corrupted));
+		/* Corrupted packets no device would ever checksum (docs/faults.md). */
+		json_object_object_add(out, "packets_dropped", json_object_new_int64((int64_t)c.dropped));
+	} else {
+		json_object_object_add(out, "packets_dropped", json_object_new_int64((int64_t)c.dropped));
+	}
 	json_object_object_add(out, "backend", json_object_new_string(packet_backend_name(packet_attach_set_backend(h->attached))));
 	return 0;
 }
@@ -147,6 +176,34 @@ const struct fault_kind blackhole_kind = {
 	.summary = "drop every matched packet (eBPF on tc: tcx or clsact)",
 	.probe = packet_probe,
 	.parse = blackhole_parse,
+	.spec_free = packet_spec_free,
+	.spec_to_json = packet_spec_json,
+	.apply = packet_apply,
+	.revert = packet_revert,
+	.stats = packet_stats,
+	.recover = packet_recover,
+};
+
+const struct fault_kind packet_duplicate_kind = {
+	.name = "packet-duplicate",
+	.family = "packet",
+	.summary = "send a random share of matched packets twice (eBPF on tc: tcx or clsact)",
+	.probe = packet_probe,
+	.parse = packet_duplicate_parse,
+	.spec_free = packet_spec_free,
+	.spec_to_json = packet_spec_json,
+	.apply = packet_apply,
+	.revert = packet_revert,
+	.stats = packet_stats,
+	.recover = packet_recover,
+};
+
+const struct fault_kind packet_corrupt_kind = {
+	.name = "packet-corrupt",
+	.family = "packet",
+	.summary = "change payload bytes of a random share of matched packets (eBPF on tc: tcx or clsact)",
+	.probe = packet_probe,
+	.parse = packet_corrupt_parse,
 	.spec_free = packet_spec_free,
 	.spec_to_json = packet_spec_json,
 	.apply = packet_apply,

@@ -1,4 +1,5 @@
-/* The packet family (kinds "packet-loss" and "blackhole"): internal interfaces
+/* The packet family (kinds "packet-loss", "blackhole", "packet-duplicate",
+ * "packet-corrupt"): internal interfaces
  * shared by faults/packet*.c and the tests. The agent only sees the kinds. */
 #pragma once
 #include "common/netaddr.h"
@@ -38,9 +39,21 @@ struct packet_port_list {
 	struct port_range items[PACKET_MAX_PORT_RANGES];
 };
 
+/* What the fault does to the packets it picks. */
+enum packet_action {
+	PACKET_ACTION_DROP = 0,         /* packet-loss, blackhole */
+	PACKET_ACTION_DUPLICATE,        /* packet-duplicate */
+	PACKET_ACTION_CORRUPT,          /* packet-corrupt */
+};
+
+#define PACKET_CORRUPT_MAX_BYTES 16
+
 struct packet_spec {
 	bool blackhole;          /* kind "blackhole": probability is 1 and not a parameter */
 	double probability;      /* (0, 1] */
+	enum packet_action action;
+	int corrupt_bytes;       /* packet-corrupt: payload bytes changed per packet, 1..16 */
+	bool fix_checksum;       /* packet-corrupt: rewrite the L4 checksum to match */
 	enum packet_direction direction;
 	int n_interfaces;        /* 0: every interface of the namespace but lo */
 	char interfaces[PACKET_MAX_INTERFACES][IF_NAMESIZE];
@@ -55,6 +68,9 @@ struct packet_spec {
 int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_spec **out,
 		      struct fault_error *err);
 struct json_object *packet_spec_to_json(const struct packet_spec *spec);
+/* The same for packet-duplicate and packet-corrupt (action DUPLICATE or CORRUPT). */
+int packet_spec_parse_action(struct json_object *params, enum packet_action action, struct packet_spec **out,
+			     struct fault_error *err);
 
 /* The matching part of the parameters, for every kind that acts on matched
  * packets (delay, duplication, corruption, DNS ...): such a kind embeds a
@@ -158,8 +174,14 @@ void packet_prog_destroy(struct packet_bpf *skel);
 int packet_prog_fd(struct packet_bpf *skel, bool egress);
 /* Sums the per-CPU counters. */
 int packet_prog_counters(struct packet_bpf *skel, uint64_t *matched, uint64_t *dropped);
+struct packet_counters {
+	uint64_t matched, dropped, duplicated, corrupted;
+};
+int packet_prog_read_counters(struct packet_bpf *skel, struct packet_counters *out);
 
 /* The kinds themselves, for faults that build on them (host-outage cuts the
  * network with a blackhole it applies, reverts and recovers through these). */
 extern const struct fault_kind packet_loss_kind;
 extern const struct fault_kind blackhole_kind;
+extern const struct fault_kind packet_duplicate_kind;
+extern const struct fault_kind packet_corrupt_kind;

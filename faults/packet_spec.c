@@ -1,4 +1,5 @@
-/* Validation of packet-loss / blackhole params (docs/faults.md) and their JSON form. */
+/* Validation of packet-loss / blackhole / packet-duplicate / packet-corrupt
+ * params (docs/faults.md) and their JSON form. */
 #include "faults/packet.h"
 
 #include <errno.h>
@@ -308,6 +309,87 @@ int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_
 	return 0;
 }
 
+static int parse_corrupt_bytes(struct json_object *v, int *out, struct fault_error *err)
+{
+	int64_t n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+	if (n < 1 || n > PACKET_CORRUPT_MAX_BYTES) {
+		fault_error_set(err, "bytes", "must be an integer from 1 to %d", PACKET_CORRUPT_MAX_BYTES);
+		return -EINVAL;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+/* 1 if `key` is a parameter of the action (and valid), 0 if not, -errno. */
+static int parse_action_key(const char *key, struct json_object *v, struct packet_spec *spec,
+			    struct fault_error *err)
+{
+	if (spec->action != PACKET_ACTION_CORRUPT)
+		return 0;
+	int r;
+	if (strcmp(key, "bytes") == 0) {
+		r = parse_corrupt_bytes(v, &spec->corrupt_bytes, err);
+	} else if (strcmp(key, "fix_checksum") == 0) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			fault_error_set(err, "fix_checksum", "must be true or false");
+			r = -EINVAL;
+		} else {
+			spec->fix_checksum = json_object_get_boolean(v);
+			r = 0;
+		}
+	} else {
+		return 0;
+	}
+	return r < 0 ? r : 1;
+}
+
+int packet_spec_parse_action(struct json_object *params, enum packet_action action, struct packet_spec **out,
+			     struct fault_error *err)
+{
+	if (action != PACKET_ACTION_DUPLICATE && action != PACKET_ACTION_CORRUPT)
+		return -EINVAL;
+	if (params && !json_object_is_type(params, json_type_object)) {
+		fault_error_set(err, "", "params must be an object");
+		return -EINVAL;
+	}
+	struct packet_spec *spec = calloc(1, sizeof(*spec));
+	if (!spec) {
+		fault_error_set(err, "", "out of memory");
+		return -ENOMEM;
+	}
+	spec->action = action;
+	spec->corrupt_bytes = 1;
+	packet_match_defaults(spec);
+
+	bool have_probability = false;
+	int r = 0;
+	if (params) {
+		json_object_object_foreach(params, key, v) {
+			if (strcmp(key, "probability") == 0) {
+				r = parse_probability(v, &spec->probability, err);
+				have_probability = true;
+			} else if ((r = parse_action_key(key, v, spec, err)) == 0 &&
+				   (r = packet_match_parse_key(key, v, spec, err)) == 0) {
+				fault_error_set(err, key, "unknown parameter (known: probability, %s" PACKET_MATCH_KEYS ")",
+						action == PACKET_ACTION_CORRUPT ? "bytes, fix_checksum, " : "");
+				r = -EINVAL;
+			}
+			if (r < 0)
+				break;
+		}
+	}
+	if (r >= 0 && !have_probability) {
+		fault_error_set(err, "probability", "is required (a number in (0, 1])");
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		free(spec);
+		return r;
+	}
+	*out = spec;
+	return 0;
+}
+
 static struct json_object *cidrs_to_json(const struct packet_cidr_list *list)
 {
 	struct json_object *arr = json_object_new_array();
@@ -368,6 +450,10 @@ struct json_object *packet_spec_to_json(const struct packet_spec *spec)
 		return NULL;
 	if (!spec->blackhole)
 		json_object_object_add(o, "probability", json_object_new_double(spec->probability));
+	if (spec->action == PACKET_ACTION_CORRUPT) {
+		json_object_object_add(o, "bytes", json_object_new_int(spec->corrupt_bytes));
+		json_object_object_add(o, "fix_checksum", json_object_new_boolean(spec->fix_checksum));
+	}
 	packet_match_to_json(spec, o);
 	return o;
 }

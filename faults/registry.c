@@ -11,6 +11,8 @@ extern const struct fault_kind host_outage_kind;
 extern const struct fault_kind delay_kind, reorder_kind, bandwidth_kind;
 extern const struct fault_kind connection_refused_kind;
 extern const struct fault_kind link_down_kind, link_flap_kind;
+extern const struct fault_kind dns_kind;
+extern const struct fault_family dns_family;
 extern const struct fault_family packet_family;
 extern const struct fault_family process_family;
 extern const struct fault_family shape_family;
@@ -25,11 +27,13 @@ static const struct fault_kind *const kinds[] = {
 	&delay_kind, &reorder_kind, &bandwidth_kind,
 	&connection_refused_kind,
 	&link_down_kind, &link_flap_kind,
+	&dns_kind,
 	NULL,
 };
 
 static const struct fault_family *const families[] = {
 	&packet_family,
+	&dns_family,
 	&process_family,
 	&shape_family,
 	&cgroup_family,

@@ -5,13 +5,13 @@
 #     (tcx and clsact) / an iptables rule with the same match; TCP (iperf3) and 64-byte UDP
 #     (iperf3 -u), configurations interleaved round by round, medians and ratios;
 #  3. time to apply and revert a fault: agent API against tc / iptables command lines (net-apply.py).
-# usage: sudo bench/net-bench.sh --build BUILD_DIR [--rounds 5] [--seconds 4] [--n 50]
+# usage: sudo bench/net-bench.sh --build BUILD_DIR [--rounds 15] [--seconds 2] [--n 50]
 #                                [--only overhead|throughput|apply]
 # Needs root, iperf3, iptables, nft (nftables), python3, curl. Runs in namespaces ckt-bench-*.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/net-lib.sh"
 nb_parse_build "$@"
-ROUNDS=5 SECONDS_PER_RUN=4 N=50 ONLY=""
+ROUNDS=15 SECONDS_PER_RUN=2 N=50 ONLY=""
 set -- "${NB_ARGS[@]+"${NB_ARGS[@]}"}"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -102,7 +102,7 @@ if want throughput; then
 s = json.load(sys.stdin)["end"]["sum"]
 print((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3)')
 			config_off "$cfg"
-			echo "$cfg $tcp $udp" >>"$RES"
+			echo "$round $cfg $tcp $udp" >>"$RES"
 			nb_log "round $((round + 1)) $cfg: TCP $tcp Gbit/s, UDP-64 $udp kpkt/s received"
 		done
 	done
@@ -110,20 +110,27 @@ print((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3)')
 	echo "== 2. throughput over the veth pair, $ROUNDS interleaved rounds of ${SECONDS_PER_RUN}s per configuration =="
 	echo "fault: packet-loss 0.5, direction both, match.peers 192.0.2.0/24 (matches nothing); iptables: the"
 	echo "same match in INPUT (-s) and OUTPUT (-d) with -m statistic, nf_tables backend, table removed after each run"
+	echo "ratio = median over the rounds of (config / none of the same round): pairs measured seconds apart"
+	echo "cancel most of the drift of a shared machine; min-max shows the spread of those ratios"
 	python3 - "$RES" <<'EOF'
 import sys, statistics
-rows = {}
+runs = {}
 for line in open(sys.argv[1]):
-    c, t, u = line.split()
-    rows.setdefault(c, ([], []))
-    rows[c][0].append(float(t)); rows[c][1].append(float(u))
-base_t = statistics.median(rows["none"][0]); base_u = statistics.median(rows["none"][1])
-print("%-10s %12s %10s %10s %14s %10s" % ("config", "TCP Gbit/s", "vs none", "min-max", "UDP-64 kpkt/s", "vs none"))
+    r, c, t, u = line.split()
+    runs.setdefault(c, {})[int(r)] = (float(t), float(u))
+base = runs["none"]
+print("%-10s %11s %9s %15s %14s %9s %15s" % ("config", "TCP Gbit/s", "vs none", "ratio min-max",
+      "UDP-64 kpkt/s", "vs none", "ratio min-max"))
 for c in ["none", "tcx", "clsact", "iptables"]:
-    t, u = rows[c]
-    mt, mu = statistics.median(t), statistics.median(u)
-    print("%-10s %12.2f %9.1f%% %4.1f-%4.1f %14.1f %9.1f%%" % (c, mt, 100 * (mt / base_t - 1), min(t), max(t),
-          mu, 100 * (mu / base_u - 1)))
+    rs = sorted(runs[c])
+    cols = []
+    for i in (0, 1):
+        vals = [runs[c][r][i] for r in rs]
+        ratios = [runs[c][r][i] / base[r][i] for r in rs if r in base]
+        cols.append((statistics.median(vals), statistics.median(ratios), min(ratios), max(ratios)))
+    print("%-10s %11.2f %+8.1f%% %7.2f-%-7.2f %14.1f %+8.1f%% %7.2f-%-7.2f" % (
+        c, cols[0][0], 100 * (cols[0][1] - 1), cols[0][2], cols[0][3],
+        cols[1][0], 100 * (cols[1][1] - 1), cols[1][2], cols[1][3]))
 EOF
 fi
 

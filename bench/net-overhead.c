@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_ROUNDS 101
@@ -89,6 +90,7 @@ struct program {
 	int fd;
 	struct packet_bpf *skel;
 	double ns[MAX_ROUNDS];
+	double load_ms;          /* open + configure + verify + load, as an apply pays it */
 };
 
 static int fault_prog_load(struct program *p, struct fault_error *err)
@@ -194,7 +196,11 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < n_progs; i++) {
 		struct fault_error err = { 0 };
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		int r = progs[i].params ? fault_prog_load(&progs[i], &err) : (progs[i].fd = empty_prog_load());
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		progs[i].load_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 		if (r < 0) {
 			fprintf(stderr, "net-overhead: loading \"%s\": %s %s\n", progs[i].label, strerror(-r), err.msg);
 			goto out;
@@ -221,7 +227,7 @@ int main(int argc, char **argv)
 
 	printf("BPF_PROG_TEST_RUN, %s TCP frame of %u bytes that no fault matches; %d rounds x %u runs\n",
 	       ipv6 ? "IPv6" : "IPv4", f.len, rounds, repeat);
-	printf("%-48s %10s %10s %10s %12s\n", "program", "p50 ns", "min ns", "max ns", "vs empty");
+	printf("%-48s %10s %10s %10s %12s %9s\n", "program", "p50 ns", "min ns", "max ns", "vs empty", "load ms");
 	double base = median(progs[0].ns, rounds);
 	for (int i = 0; i < n_progs; i++) {
 		double m = median(progs[i].ns, rounds), lo = progs[i].ns[0], hi = progs[i].ns[0];
@@ -230,9 +236,10 @@ int main(int argc, char **argv)
 			hi = progs[i].ns[r] > hi ? progs[i].ns[r] : hi;
 		}
 		if (i == 0)
-			printf("%-48s %10.1f %10.1f %10.1f %12s\n", progs[i].label, m, lo, hi, "-");
+			printf("%-48s %10.1f %10.1f %10.1f %12s %9.2f\n", progs[i].label, m, lo, hi, "-", progs[i].load_ms);
 		else
-			printf("%-48s %10.1f %10.1f %10.1f %+8.1f ns\n", progs[i].label, m, lo, hi, m - base);
+			printf("%-48s %10.1f %10.1f %10.1f %+9.1f ns %9.2f\n", progs[i].label, m, lo, hi, m - base,
+			       progs[i].load_ms);
 	}
 	rc = 0;
 out:

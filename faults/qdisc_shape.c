@@ -443,10 +443,6 @@ int qdisc_shape_probe(const struct shape_spec *spec, char *reason, size_t len)
 
 /* ---- kernel objects ---- */
 
-static const char *const default_root_kinds[] = {
-	"noqueue", "pfifo_fast", "mq", "fq_codel", "fq", "pfifo", "sfq", "cake", NULL,
-};
-
 struct root_qdisc {
 	bool found;
 	char kind[32];
@@ -480,8 +476,10 @@ static bool is_our_handle(uint32_t handle)
 	return major >= QDISC_SHAPE_MAJOR_BASE && major < QDISC_SHAPE_MAJOR_BASE + QDISC_SHAPE_MAJOR_SLOTS;
 }
 
-/* A root qdisc the kernel attached by itself has handle 0 and a default kind;
- * anything else was configured by someone and is not ours to replace. */
+/* A root qdisc the kernel attached by itself (noqueue, pfifo_fast, mq,
+ * net.core.default_qdisc) has handle 0; one added through netlink always gets
+ * a handle (the kernel allocates one when asked for 0), so anything else was
+ * configured by someone and is not ours to replace. */
 static int check_root_replaceable(struct nl_sock *sk, const char *dev, int ifindex, char *replaced, size_t rlen,
 				  struct fault_error *err)
 {
@@ -500,10 +498,7 @@ static int check_root_replaceable(struct nl_sock *sk, const char *dev, int ifind
 				root.kind, TC_H_MAJ(root.handle) >> 16);
 		return -EBUSY;
 	}
-	bool default_kind = false;
-	for (int i = 0; default_root_kinds[i]; i++)
-		default_kind |= strcmp(root.kind, default_root_kinds[i]) == 0;
-	if (TC_H_MAJ(root.handle) != 0 || !default_kind) {
+	if (TC_H_MAJ(root.handle) != 0) {
 		fault_error_set(err, "",
 				"%s has a configured root qdisc (%s %x:); the netem backend does not replace it: "
 				"remove it or use backend \"delay-line\"",

@@ -22,9 +22,11 @@ qd_setup() {
 qd_settled() {
 	local ns
 	for ns in "$QD_A" "$QD_B"; do
-		ip -n "$ns" link show | grep -q NO-CARRIER && return 1
-		ip -n "$ns" addr show | grep -q tentative && return 1
-		ip -n "$ns" -6 addr show scope link | grep -q inet6 || return 1
+		local links addrs
+		links=$(ip -n "$ns" link show); addrs=$(ip -n "$ns" addr show)
+		grep -q NO-CARRIER <<<"$links" && return 1
+		grep -q tentative <<<"$addrs" && return 1
+		grep -q 'inet6 fe80' <<<"$addrs" || return 1
 	done
 }
 

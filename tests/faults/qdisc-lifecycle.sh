@@ -14,9 +14,12 @@ reason=$("$QD_DRIVER" --netns "$QD_A" --probe --kind bandwidth --rate-bps $RATE 
 	ck_skip "tbf backend unavailable: ${reason#unsupported: }"
 
 BEFORE=$(qd_state)
-shaped() { tc -n "$QD_A" qdisc show dev qa0 | grep -q 'tbf c4a0: root' &&
-	ip -n "$QD_A" link show | grep -q ckifb &&
-	tc -n "$QD_A" filter show dev qa0 ingress | grep -q 'mirred'; }
+# (Output captured first: grep -q closing the pipe early fails a pipeline under pipefail.)
+shaped() {
+	local q l f
+	q=$(tc -n "$QD_A" qdisc show dev qa0); l=$(ip -n "$QD_A" link show); f=$(tc -n "$QD_A" filter show dev qa0 ingress)
+	grep -q 'tbf c4a0: root' <<<"$q" && grep -q ckifb <<<"$l" && grep -q mirred <<<"$f"
+}
 same_state() { [ "$(qd_state)" = "$BEFORE" ]; }
 
 # 1. kill -9, then recover from the record.

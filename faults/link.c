@@ -284,6 +284,15 @@ static int collect_msg(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/* A private copy of the socket's callbacks (nl_socket_get_cb takes a reference). */
+static struct nl_cb *socket_cb_clone(struct nl_sock *sk)
+{
+	struct nl_cb *own = nl_socket_get_cb(sk);
+	struct nl_cb *cb = own ? nl_cb_clone(own) : NULL;
+	nl_cb_put(own);
+	return cb;
+}
+
 /* Every message of a dump of `type` for `family`; the request header is a zeroed
  * struct of `hdr_len` bytes whose first byte is the family (true of rtgenmsg,
  * ifaddrmsg, rtmsg and nhmsg). A dump interrupted by a concurrent change is redone. */
@@ -296,7 +305,7 @@ static int rtnl_dump_raw(struct nl_sock *sk, int type, int family, size_t hdr_le
 		int r = nl_send_simple(sk, type, NLM_F_DUMP, hdr, hdr_len);
 		if (r < 0)
 			return nle_to_errno(r);
-		struct nl_cb *cb = nl_cb_clone(nl_socket_get_cb(sk));
+		struct nl_cb *cb = socket_cb_clone(sk);
 		if (!cb)
 			return -ENOMEM;
 		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, collect_msg, &l);
@@ -350,7 +359,7 @@ static int rtnl_replay_raw(struct nl_sock *sk, const struct nlmsghdr *saved)
 	if (r < 0)
 		return nle_to_errno(r);
 	int result = 1; /* no answer seen yet */
-	struct nl_cb *cb = nl_cb_clone(nl_socket_get_cb(sk));
+	struct nl_cb *cb = socket_cb_clone(sk);
 	if (!cb)
 		return -ENOMEM;
 	nl_cb_err(cb, NL_CB_CUSTOM, on_nlerr, &result);

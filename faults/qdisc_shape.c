@@ -1007,6 +1007,8 @@ int qdisc_shape_stats(struct qdisc_shape *q, struct json_object *out)
 	nl_cache_foreach(cache, stats_cb, &s);
 	nl_cache_free(cache);
 	json_object_object_add(out, "backend", json_object_new_string(backend_name(q->backend)));
+	/* Stays when a caller renames "backend" (the shape kinds call both qdiscs "netem"). */
+	json_object_object_add(out, "qdisc", json_object_new_string(backend_name(q->backend)));
 	json_object_object_add(out, "packets", json_object_new_int64((int64_t)s.packets));
 	json_object_object_add(out, "bytes", json_object_new_int64((int64_t)s.bytes));
 	json_object_object_add(out, "drops", json_object_new_int64((int64_t)s.drops));

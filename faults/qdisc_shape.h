@@ -32,8 +32,8 @@ int qdisc_shape_apply(const struct shape_spec *spec, const struct fault_env *env
 		      struct json_object *record, struct fault_error *err);
 /* Frees q in every case. */
 int qdisc_shape_revert(struct qdisc_shape *q);
-/* {"backend": "netem"|"tbf", "packets", "bytes", "drops", "overlimits", "backlog"} summed over
- * this fault's qdiscs. */
+/* {"backend" and "qdisc": "netem"|"tbf", "packets", "bytes", "drops", "overlimits", "backlog",
+ * "qdiscs"} summed over this fault's qdiscs ("qdisc" survives a caller renaming "backend"). */
 int qdisc_shape_stats(struct qdisc_shape *q, struct json_object *out);
 /* Removes what a record names; callable from another process; idempotent. */
 int qdisc_shape_recover(struct json_object *record);

@@ -9,7 +9,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/net-lib.sh"
 nb_parse_build "$@"
-LATENCY=20ms COUNT=2000 RATES=1000,2000,5000,10000,20000,40000,80000 RATE_SECONDS=2
+LATENCY=20ms COUNT=2000 RATES=1000,2000,5000,10000,20000,40000,80000,160000 RATE_SECONDS=2
 set -- "${NB_ARGS[@]+"${NB_ARGS[@]}"}"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -20,7 +20,16 @@ while [ $# -gt 0 ]; do
 	*) nb_die "unknown option $1" ;;
 	esac
 done
-ECHO="$NB_SRC/bench/net-udpecho.py"
+# The C tool when built (less latency and a higher rate of its own), else the Python one.
+if [ -x "$NB_BUILD/bench/net-udpecho" ]; then
+	ECHO=("$NB_BUILD/bench/net-udpecho")
+	rtt_args() { echo "$NB_ADDR_B $PORT $COUNT 200"; }
+	rate_args() { echo "$NB_ADDR_B $PORT $RATES $RATE_SECONDS"; }
+else
+	ECHO=(python3 "$NB_SRC/bench/net-udpecho.py")
+	rtt_args() { echo "$NB_ADDR_B $PORT --count $COUNT --rate 200"; }
+	rate_args() { echo "$NB_ADDR_B $PORT --rates $RATES --seconds $RATE_SECONDS"; }
+fi
 PORT=7000
 
 nb_machine
@@ -34,12 +43,14 @@ fi
 nb_setup
 nb_agent delay 'packet_backend = "auto";'
 SOCK=$NB_SOCK
-ip netns exec "$NB_B" python3 "$ECHO" server $PORT >"$NB_TMP/echo.log" 2>&1 &
+ip netns exec "$NB_B" "${ECHO[@]}" server $PORT >"$NB_TMP/echo.log" 2>&1 &
 NB_PIDS+=($!)
 for _ in $(seq 50); do grep -q listening "$NB_TMP/echo.log" && break; sleep 0.1; done
 
-rtt() { ip netns exec "$NB_A" python3 "$ECHO" rtt "$NB_ADDR_B" $PORT --count "$COUNT" --rate 200; }
-rate() { ip netns exec "$NB_A" python3 "$ECHO" rate "$NB_ADDR_B" $PORT --rates "$RATES" --seconds "$RATE_SECONDS"; }
+# shellcheck disable=SC2046 # the argument lists are plain words
+rtt() { ip netns exec "$NB_A" "${ECHO[@]}" rtt $(rtt_args); }
+# shellcheck disable=SC2046
+rate() { ip netns exec "$NB_A" "${ECHO[@]}" rate $(rate_args); }
 field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p" <<<"$2"; }
 
 # apply BACKEND PARAMS_JSON_EXTRA: applies delay; sets FAULT_ID or prints why not and returns 1.
@@ -68,6 +79,7 @@ revert() {
 echo
 echo "== delay accuracy and packet rate per backend (requested $LATENCY on B's replies) =="
 base=$(rtt)
+echo "probe tool: ${ECHO[*]}; $COUNT probes at 200/s per RTT line; rate steps of ${RATE_SECONDS}s"
 echo "no fault:        $base"
 BASE50=$(field p50 "$base")
 echo "no fault rates:"

@@ -26,6 +26,8 @@ no_links() { [ "$(links)" = 0 ]; }
 
 read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001)"
 ck_expect_eq "no fault: the victim connects" ok "$r"
+ck_check "the agent lists connection-refused as supported" \
+	grep -q '"name": *"connection-refused", *"family": *"cgroup"[^}]*"supported": *true' <(ckagt_req "$SC_SOCK" GET /v1/info)
 
 sc_apply connection-refused "$PARAMS" || ck_die "connection-refused refused: $SC_RESP"
 ck_expect_eq "apply: backend" cgroup-bpf "$(sc_stat backend)"

@@ -107,7 +107,7 @@ sc_accepted() { wc -l <"$CK_TMP/accepted.$1"; }
 # sc_agent NS: an agent in NS (outside every test cgroup, seeing the host's cgroup
 # mounts) on a unix socket; sets SC_SOCK and CKAGT_PID.
 sc_agent() {
-	local ns=$1 log=$CK_TMP/agent.log i
+	local ns=$1 log=$CK_TMP/agent.$RANDOM.log i
 	SC_SOCK=$CK_TMP/run/agent.sock
 	ckagt_config "$CK_TMP/agent.cfg" "$CK_PREFIX" "$SC_SOCK" "$CK_TMP/state"
 	nsenter --net="/run/netns/$ns" -- "$CK_AGENT" --config "$CK_TMP/agent.cfg" --log-level info >>"$log" 2>&1 &

@@ -796,9 +796,11 @@ fail:
 	return r;
 }
 
+/* Without `interfaces`: every interface but lo and chaoskit's own devices
+ * (IFBs "ckifb...", delay-line TAPs "ckd...": all named "ck..."). */
 static bool skipped_by_default(const char *name)
 {
-	return strcmp(name, "lo") == 0 || strncmp(name, QDISC_SHAPE_IFB_PREFIX, strlen(QDISC_SHAPE_IFB_PREFIX)) == 0;
+	return strcmp(name, "lo") == 0 || strncmp(name, "ck", 2) == 0;
 }
 
 static int add_targets_for(struct qdisc_shape *q, const struct shape_spec *spec, const char *dev, int ifindex,

@@ -5,11 +5,13 @@ report.py verdict JOURNAL          -> "<verdict> <exit_code>"
 report.py faults JOURNAL           -> one line per fault event: "applied|reverted|apply_failed HOST KIND [ok STATE]"
 report.py probes JOURNAL           -> one line per probe event: "PHASE PROBE ok|failed"
 report.py stat JOURNAL HOST KEY    -> sum of stats.KEY over the faults reverted on HOST
+report.py stat-text JOURNAL HOST KEY -> stats.KEY (a string such as "backend") of the faults reverted on HOST
 report.py junit JUNIT              -> "tests=N failures=N cases=N failure_elements=N"
 report.py recovery JOURNAL         -> one line per probe: "PROBE|EXPECT|deviated=yes|no|recovered=yes|no|detect=MS|recover=MS"
                                       (MS "null" when the journal has none)
 report.py steps JOURNAL            -> one line per step: "KIND TARGET HOST,HOST,... skew=MS|null"
 report.py samples JOURNAL PROBE    -> one line per sample of PROBE during the run: "T_MS ok|failed REASON"
+report.py latencies JOURNAL PROBE  -> one line per sample of PROBE during the run: "T_MS LATENCY_MS"
 report.py key JOURNAL KEY          -> the top-level KEY as JSON
 report.py matrix JOURNAL           -> one line per probe: "PROBE|CELL|CELL|..." (CELL: ok, DEVIATED or NOT_RECOVERED)
 report.py matrix-domains JOURNAL   -> the domains, space separated
@@ -64,6 +66,15 @@ def main(argv):
             if ev.get("type") == "fault_reverted" and ev.get("host") == host:
                 total += int((ev.get("stats") or {}).get(key, 0))
         print(total)
+    elif cmd == "stat-text":
+        host, key = argv[3], argv[4]
+        for ev in events(path):
+            if ev.get("type") == "fault_reverted" and ev.get("host") == host:
+                print((ev.get("stats") or {}).get(key, ""))
+    elif cmd == "latencies":
+        for sm in load(path).get("samples") or []:
+            if sm.get("probe") == argv[3] and sm.get("phase", "sample") == "sample":
+                print(sm.get("t_ms"), sm.get("latency_ms"))
     elif cmd == "junit":
         root = ET.parse(path).getroot()
         suites = [root] if root.tag == "testsuite" else root.findall("testsuite")

@@ -153,6 +153,49 @@ static void test_spec_json_defaults(void **state)
 	kind->spec_free(s);
 }
 
+static void test_duplicate_and_corrupt(void **state)
+{
+	(void)state;
+	const char *dup = "packet-duplicate", *cor = "packet-corrupt";
+	fault_expect_parse_error(dup, "{}", "probability", "required");
+	fault_expect_parse_error(dup, "{\"probability\": 0}", "probability", "(0, 1]");
+	fault_expect_parse_error(dup, "{\"probability\": 0.3, \"bytes\": 2}", "bytes", "unknown parameter");
+	fault_expect_parse_error(dup, "{\"probability\": 0.3, \"direction\": \"up\"}", "direction", "ingress");
+	fault_expect_parse_error(cor, "{\"bytes\": 2}", "probability", "required");
+	fault_expect_parse_error(cor, "{\"probability\": 0.3, \"bytes\": 0}", "bytes", "1 to 16");
+	fault_expect_parse_error(cor, "{\"probability\": 0.3, \"bytes\": 17}", "bytes", "1 to 16");
+	fault_expect_parse_error(cor, "{\"probability\": 0.3, \"bytes\": \"2\"}", "bytes", "1 to 16");
+	fault_expect_parse_error(cor, "{\"probability\": 0.3, \"bytes\": 1.5}", "bytes", "1 to 16");
+	fault_expect_parse_error(cor, "{\"probability\": 0.3, \"fix_checksum\": 1}", "fix_checksum", "true or false");
+	fault_expect_parse_error(cor, "{\"probability\": 0.3, \"colour\": 1}", "colour", "bytes, fix_checksum");
+
+	struct packet_spec *s = parse_ok(cor, "{\"probability\": 0.25}");
+	assert_int_equal(s->action, PACKET_ACTION_CORRUPT);
+	assert_int_equal(s->corrupt_bytes, 1);
+	assert_false(s->fix_checksum);
+	assert_int_equal(s->direction, PACKET_DIR_BOTH);
+	free(s);
+	s = parse_ok(dup, "{\"probability\": 1, \"direction\": \"egress\"}");
+	assert_int_equal(s->action, PACKET_ACTION_DUPLICATE);
+	assert_int_equal(s->direction, PACKET_DIR_EGRESS);
+	free(s);
+	s = parse_ok("packet-loss", "{\"probability\": 0.5}");
+	assert_int_equal(s->action, PACKET_ACTION_DROP);
+	free(s);
+
+	roundtrip(dup, "{\"probability\": 0.3, \"match\": {\"protocol\": \"udp\", \"dst_ports\": [\"53\"]}}");
+	roundtrip(cor, "{\"probability\": 0.3}");
+	roundtrip(cor, "{\"probability\": 1, \"bytes\": 16, \"fix_checksum\": true, \"direction\": \"ingress\"}");
+	const struct fault_kind *kind = fault_kind_find(cor);
+	s = parse_ok(cor, "{\"probability\": 0.5}");
+	struct json_object *j = kind->spec_to_json(s);
+	assert_string_equal(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN),
+			    "{\"probability\":0.5,\"bytes\":1,\"fix_checksum\":false,\"direction\":\"both\","
+			    "\"match\":{\"protocol\":\"any\"},\"blackout\":false}");
+	json_object_put(j);
+	kind->spec_free(s);
+}
+
 static void test_threshold(void **state)
 {
 	(void)state;
@@ -170,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_spec_json_defaults),
 		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_duplicate_and_corrupt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# packet-corrupt: requested vs observed corruption on each backend and direction.
+# Without fix_checksum no changed datagram reaches the application: with a
+# checksum computed by the sender's stack (CHECKSUM_NONE, "cork") the receiver's
+# kernel rejects each one (UDP InCsumErrors grows by packets_corrupted); a
+# CHECKSUM_PARTIAL one (checksum left to the device, never computed on veth) is
+# discarded by the fault (packets_dropped). With fix_checksum every corrupted
+# datagram arrives with changed bytes. A TCP stream survives corruption without
+# fix_checksum (retransmissions) and shows changed bytes with it. Kernel state
+# after revert and after SIGKILL + recover equals the state before.
+. "$CK_TESTS_LIB"
+ck_require_root
+ck_init ckt-pkt
+. "$CK_SOURCE_DIR/tests/faults/packet-lib.sh"
+. "$CK_SOURCE_DIR/tests/faults/udp-check.sh"
+pk_require
+pk_setup
+
+state() { ck_kernel_state "$PK_A"; ck_kernel_state "$PK_B"; "$PK_DRIVER" --netns "$PK_B" --tcx-state; }
+BEFORE=$(state)
+N=1000
+# Binomial(1000, 0.3): mean 300, sigma 14.5; +-4.5 sigma.
+LOW=235
+HIGH=365
+
+# tcp_stream: 256 KiB over TCP from A to B through a corrupting fault on A's egress;
+# sets TCP_RESULT to the receiver's "bytes N changed C".
+tcp_stream() {
+	local out="$CK_TMP/tcp.$RANDOM"
+	ip netns exec "$PK_B" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.99.0.2", 5001)); s.listen(1); print("listening", flush=True)
+s.settimeout(20); c, _ = s.accept(); c.settimeout(20)
+got = bytearray()
+while True:
+    d = c.recv(65536)
+    if not d: break
+    got += d
+want = bytes((i * 31 + 7) & 0xff for i in range(262144))
+print("bytes %d changed %d" % (len(got), sum(1 for a, b in zip(got, want) if a != b)), flush=True)' >"$out" &
+	local rpid=$!
+	ck_wait_for 5 grep -q listening "$out" || ck_die "TCP receiver did not start"
+	ip netns exec "$PK_A" python3 -c '
+import socket
+c = socket.create_connection(("10.99.0.2", 5001), timeout=20)
+c.sendall(bytes((i * 31 + 7) & 0xff for i in range(262144))); c.close()'
+	wait "$rpid" || true
+	TCP_RESULT=$(grep '^bytes' "$out")
+}
+
+tested=0
+for backend in tcx clsact; do
+	pk_backend_supported "$backend" || { ck_log "backend $backend unsupported here"; continue; }
+	tested=$((tested + 1))
+	for where in "egress $PK_A" "ingress $PK_B"; do
+		set -- $where
+		dir=$1 ns=$2
+		params="\"probability\": 0.3, \"direction\": \"$dir\", \"match\": {\"protocol\": \"udp\"}"
+		# Checksum computed by the sender's stack: the receiver's kernel rejects them.
+		pk_start "$ns" "$backend" packet-corrupt "{$params}"
+		uc_udp 10.99.0.2 $N cork
+		pk_stop
+		what="$backend $dir checksum-none"
+		corrupted=$(pk_stat packets_corrupted)
+		ck_log "$what: received $UC_RECEIVED, changed $UC_CHANGED, InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
+		ck_check "$what: corrupted $corrupted within [$LOW, $HIGH]" pk_within $LOW $HIGH "$corrupted"
+		ck_expect_eq "$what: no changed datagram reached the application" 0 "$UC_CHANGED"
+		ck_expect_eq "$what: InCsumErrors grew by packets_corrupted" "$corrupted" "$UC_CSUMERR"
+		ck_expect_eq "$what: the others arrived" "$((N - corrupted))" "$UC_RECEIVED"
+		ck_expect_eq "$what: nothing dropped by the fault" 0 "$(pk_stat packets_dropped)"
+		ck_expect_eq "$what: packets_matched" "$N" "$(pk_stat packets_matched)"
+		ck_expect_eq "$what: backend in stats" "$backend" "$(pk_stat backend)"
+
+		# Checksum left to the device (CHECKSUM_PARTIAL): veth never computes it.
+		pk_start "$ns" "$backend" packet-corrupt "{$params}"
+		uc_udp 10.99.0.2 $N
+		pk_stop
+		what="$backend $dir checksum-partial"
+		corrupted=$(pk_stat packets_corrupted)
+		ck_log "$what: received $UC_RECEIVED, changed $UC_CHANGED, InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
+		ck_check "$what: corrupted $corrupted within [$LOW, $HIGH]" pk_within $LOW $HIGH "$corrupted"
+		ck_expect_eq "$what: no changed datagram reached the application" 0 "$UC_CHANGED"
+		ck_expect_eq "$what: each corrupted one was discarded" "$corrupted" "$(pk_stat packets_dropped)"
+		ck_expect_eq "$what: the others arrived" "$((N - corrupted))" "$UC_RECEIVED"
+
+		# fix_checksum: the application gets the changed bytes (either checksum
+		# mode, one per direction to keep the test short).
+		mode=""
+		if [ "$dir" = ingress ]; then mode=cork; fi
+		pk_start "$ns" "$backend" packet-corrupt "{$params, \"fix_checksum\": true, \"bytes\": 4}"
+		uc_udp 10.99.0.2 $N $mode
+		pk_stop
+		what="$backend $dir fix_checksum ${mode:-partial}"
+		corrupted=$(pk_stat packets_corrupted)
+		ck_log "$what: received $UC_RECEIVED, changed $UC_CHANGED, InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
+		ck_check "$what: corrupted $corrupted within [$LOW, $HIGH]" pk_within $LOW $HIGH "$corrupted"
+		ck_expect_eq "$what: every datagram arrived" "$N" "$UC_RECEIVED"
+		ck_expect_eq "$what: changed datagrams = packets_corrupted" "$corrupted" "$UC_CHANGED"
+		ck_expect_eq "$what: no checksum error" 0 "$UC_CSUMERR"
+	done
+	if [ "$tested" = 1 ]; then
+		pk_start "$PK_B" "$backend" packet-corrupt '{"probability": 0.3, "direction": "ingress", "match": {"protocol": "udp"}}'
+		uc_udp fd99::2 $N cork
+		pk_stop
+		corrupted=$(pk_stat packets_corrupted)
+		ck_log "$backend ingress IPv6 checksum-none: received $UC_RECEIVED, changed $UC_CHANGED, Udp6InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
+		ck_check "$backend IPv6: corrupted $corrupted within [$LOW, $HIGH]" pk_within $LOW $HIGH "$corrupted"
+		ck_expect_eq "$backend IPv6: InCsumErrors grew by packets_corrupted" "$corrupted" "$UC_CSUMERR"
+		ck_expect_eq "$backend IPv6: no changed datagram reached the application" 0 "$UC_CHANGED"
+
+		pk_start "$PK_A" "$backend" packet-corrupt '{"probability": 0.5, "direction": "egress", "match": {"protocol": "tcp"}}'
+		tcp_stream
+		pk_stop
+		ck_log "$backend TCP without fix_checksum: $TCP_RESULT, stats $PK_STATS"
+		ck_expect_eq "$backend TCP: the stream arrives intact" "bytes 262144 changed 0" "$TCP_RESULT"
+		ck_check "$backend TCP: segments were corrupted" test "$(pk_stat packets_corrupted)" -gt 0
+		pk_start "$PK_A" "$backend" packet-corrupt '{"probability": 1, "direction": "egress", "fix_checksum": true, "match": {"protocol": "tcp"}}'
+		tcp_stream
+		pk_stop
+		ck_log "$backend TCP with fix_checksum: $TCP_RESULT, stats $PK_STATS"
+		ck_check "$backend TCP fix_checksum: the application sees changed bytes ($TCP_RESULT)" \
+			grep -Eq '^bytes 262144 changed [1-9]' <<<"$TCP_RESULT"
+	fi
+	ck_check "$backend: state after revert equals before" test "$(state)" = "$BEFORE"
+
+	pk_start "$PK_B" "$backend" packet-corrupt '{"probability": 1, "direction": "ingress", "match": {"protocol": "udp"}}'
+	cp "$PK_RECORD" "$CK_TMP/journal.json"
+	kill -9 "$PK_PID"; wait "$PK_PID" 2>/dev/null || true
+	"$PK_DRIVER" --netns "$PK_B" --kind packet-corrupt --recover "$CK_TMP/journal.json" >/dev/null
+	ck_check "$backend: state after SIGKILL + recover equals before" test "$(state)" = "$BEFORE"
+	uc_udp 10.99.0.2 200 cork
+	ck_expect_eq "$backend: after recover nothing is changed" "200 0" "$UC_RECEIVED $UC_CHANGED"
+done
+[ "$tested" -gt 0 ] || ck_skip "neither tcx nor clsact works here"
+ck_finish

@@ -10,6 +10,8 @@
 #include "dns.h"
 
 #define VERDICT_NEXT -1
+#define VERDICT_PASS 0          /* TC_ACT_OK / TCX_PASS */
+#define LOOPBACK_IFINDEX 1      /* in every network namespace */
 /* answer() failed after it began rewriting: the packet is neither query nor answer. */
 #define ANSWER_BROKEN -100
 
@@ -372,6 +374,11 @@ static __always_inline int answer(struct __sk_buff *skb, const struct packet_inf
 		check = 0xffff;
 	if (bpf_skb_store_bytes(skb, l4 + 6, &check, sizeof(check), 0) < 0)
 		return ANSWER_BROKEN;
+	/* Loopback keeps the query's route, a local delivery, so the answer just goes
+	 * on its way. Redirected to ingress it would lose it, and the new input route
+	 * lookup refuses 127/8 sources (martian unless route_localnet). */
+	if (skb->ifindex == LOOPBACK_IFINDEX)
+		return VERDICT_PASS;
 	return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 }
 

@@ -95,42 +95,47 @@ if want throughput; then
 		for ((k = 0; k < ${#CONFIGS[@]}; k++)); do
 			cfg=${CONFIGS[$(((k + round) % ${#CONFIGS[@]}))]}
 			config_on "$cfg"
-			tcp=$(ip netns exec "$NB_A" iperf3 -c "$NB_ADDR_B" -p 5201 -A 0,1 -t "$SECONDS_PER_RUN" -O 1 -J |
-				python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9)')
+			# iperf3 reports its own CPU (client "host", server "remote"); softirq work done in
+			# a process's context, i.e. the tc programs on this veth pair, is charged to it.
+			tcp=$(ip netns exec "$NB_A" iperf3 -c "$NB_ADDR_B" -p 5201 -A 0,1 -t "$SECONDS_PER_RUN" -J |
+				python3 -c 'import json,sys
+e = json.load(sys.stdin)["end"]; r = e["sum_received"]; c = e["cpu_utilization_percent"]
+cpu_s = (c["host_total"] + c["remote_total"]) / 100 * r["seconds"]
+print(r["bits_per_second"] / 1e9, cpu_s * 1e3 / (r["bytes"] / 1e9))')
 			udp=$(ip netns exec "$NB_A" iperf3 -c "$NB_ADDR_B" -p 5201 -A 0,1 -u -b 0 -l 64 -t "$SECONDS_PER_RUN" -J |
 				python3 -c 'import json,sys
-s = json.load(sys.stdin)["end"]["sum"]
-print((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3)')
+e = json.load(sys.stdin)["end"]; s = e["sum"]; c = e["cpu_utilization_percent"]
+cpu_s = (c["host_total"] + c["remote_total"]) / 100 * s["seconds"]
+print((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3, cpu_s * 1e6 / s["packets"])')
 			config_off "$cfg"
 			echo "$round $cfg $tcp $udp" >>"$RES"
-			nb_log "round $((round + 1)) $cfg: TCP $tcp Gbit/s, UDP-64 $udp kpkt/s received"
+			nb_log "round $((round + 1)) $cfg: TCP Gbit/s, CPU ms/GB: $tcp; UDP-64 kpkt/s received, CPU us/pkt sent: $udp"
 		done
 	done
 	echo
 	echo "== 2. throughput over the veth pair, $ROUNDS interleaved rounds of ${SECONDS_PER_RUN}s per configuration =="
 	echo "fault: packet-loss 0.5, direction both, match.peers 192.0.2.0/24 (matches nothing); iptables: the"
 	echo "same match in INPUT (-s) and OUTPUT (-d) with -m statistic, nf_tables backend, table removed after each run"
-	echo "ratio = median over the rounds of (config / none of the same round): pairs measured seconds apart"
-	echo "cancel most of the drift of a shared machine; min-max shows the spread of those ratios"
+	echo "vs none = median over the rounds of (config / none of the same round), range = min-max of those"
+	echo "ratios: pairs measured seconds apart cancel most of the drift of a shared machine"
+	echo "CPU = iperf3 client + server CPU time (softirq in their context included) per GB / per packet sent"
 	python3 - "$RES" <<'EOF'
 import sys, statistics
 runs = {}
 for line in open(sys.argv[1]):
-    r, c, t, u = line.split()
-    runs.setdefault(c, {})[int(r)] = (float(t), float(u))
+    f = line.split()
+    runs.setdefault(f[1], {})[int(f[0])] = [float(x) for x in f[2:6]]
 base = runs["none"]
-print("%-10s %11s %9s %15s %14s %9s %15s" % ("config", "TCP Gbit/s", "vs none", "ratio min-max",
-      "UDP-64 kpkt/s", "vs none", "ratio min-max"))
+names = ["TCP Gbit/s", "TCP CPU ms/GB", "UDP-64 kpkt/s", "UDP-64 CPU us/pkt"]
+print("%-9s" % "config" + "".join("%19s %15s" % (n, "vs none (range)") for n in names))
 for c in ["none", "tcx", "clsact", "iptables"]:
-    rs = sorted(runs[c])
-    cols = []
-    for i in (0, 1):
-        vals = [runs[c][r][i] for r in rs]
-        ratios = [runs[c][r][i] / base[r][i] for r in rs if r in base]
-        cols.append((statistics.median(vals), statistics.median(ratios), min(ratios), max(ratios)))
-    print("%-10s %11.2f %+8.1f%% %7.2f-%-7.2f %14.1f %+8.1f%% %7.2f-%-7.2f" % (
-        c, cols[0][0], 100 * (cols[0][1] - 1), cols[0][2], cols[0][3],
-        cols[1][0], 100 * (cols[1][1] - 1), cols[1][2], cols[1][3]))
+    rs = sorted(r for r in runs[c] if r in base)
+    line = "%-9s" % c
+    for i in range(4):
+        med = statistics.median(runs[c][r][i] for r in rs)
+        ratios = [runs[c][r][i] / base[r][i] for r in rs]
+        line += "%19.2f %+6.1f%% (%.2f-%.2f)" % (med, 100 * (statistics.median(ratios) - 1), min(ratios), max(ratios))
+    print(line)
 EOF
 fi
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Delay accuracy and packet rate of each backend of the `delay` kind (docs/performance.md
 # "Network faults"), on one veth pair: a UDP echo server in namespace B, where a chaos-agent
-# applies `delay` to B's replies (direction egress, match udp) through its API; the client
+# applies `delay` to B's replies (direction egress; match udp for the delay line, all of eth0
+# for netem, which shapes whole interfaces) through its API; the client
 # in A measures round-trip times (requested delay vs observed p50/p99 above the no-fault
 # RTT) and the highest probe rate that crosses the delay with < 1 % loss.
 # usage: sudo bench/net-delay.sh --build BUILD_DIR [--latency 20ms] [--count 2000]
@@ -56,13 +57,16 @@ field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p" <<<"$2"; }
 # apply BACKEND PARAMS_JSON_EXTRA: applies delay; sets FAULT_ID or prints why not and returns 1.
 apply() {
 	local body r
-	body="{\"kind\":\"delay\",\"duration\":\"10m\",\"params\":{\"latency\":\"$LATENCY\",\"backend\":\"$1\",\"match\":{\"protocol\":\"udp\"}$2}}"
+	# netem shapes a whole interface (no packet match); the delay line takes the udp match.
+	local match=',"match":{"protocol":"udp"}'
+	[ "$1" = netem ] && match=',"interfaces":["eth0"]'
+	body="{\"kind\":\"delay\",\"duration\":\"10m\",\"params\":{\"latency\":\"$LATENCY\",\"backend\":\"$1\"$match$2}}"
 	r=$(nb_req "$SOCK" POST /v1/faults "$body")
 	if [ "${r%% *}" != 201 ]; then
 		APPLY_ERROR=$(python3 -c 'import json,sys
 try:
-    e = json.loads(sys.argv[1])
-    print(e.get("message") or e.get("error") or sys.argv[1])
+    e = json.loads(sys.argv[1])["error"]
+    print(e.get("message") or e.get("reason") or sys.argv[1])
 except Exception:
     print(sys.argv[1])' "${r#* }")
 		return 1

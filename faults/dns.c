@@ -513,6 +513,7 @@ const struct fault_kind dns_kind = {
 	.family = "dns",
 	.summary = "DNS queries for matching names time out, are refused or get NXDOMAIN/SERVFAIL (eBPF on tc egress)",
 	.probe = dns_probe,
+	.describe = packet_backend_describe,
 	.parse = dns_parse,
 	.spec_free = dns_spec_free,
 	.spec_to_json = dns_spec_json,

@@ -17,6 +17,14 @@ static int packet_probe(char *reason, size_t len)
 	return packet_backend_choose("auto", &backend, reason, len);
 }
 
+void packet_backend_describe(const struct fault_env *env, struct json_object *out)
+{
+	char reason[256];
+	enum packet_backend backend;
+	if (packet_backend_choose(env ? env->packet_backend : NULL, &backend, reason, sizeof(reason)) == 0)
+		json_object_object_add(out, "backend", json_object_new_string(packet_backend_name(backend)));
+}
+
 static int packet_loss_parse(struct json_object *params, void **spec, struct fault_error *err)
 {
 	struct packet_spec *s;
@@ -161,6 +169,7 @@ const struct fault_kind packet_loss_kind = {
 	.family = "packet",
 	.summary = "drop a random share of matched packets (eBPF on tc: tcx or clsact)",
 	.probe = packet_probe,
+	.describe = packet_backend_describe,
 	.parse = packet_loss_parse,
 	.spec_free = packet_spec_free,
 	.spec_to_json = packet_spec_json,
@@ -175,6 +184,7 @@ const struct fault_kind blackhole_kind = {
 	.family = "packet",
 	.summary = "drop every matched packet (eBPF on tc: tcx or clsact)",
 	.probe = packet_probe,
+	.describe = packet_backend_describe,
 	.parse = blackhole_parse,
 	.spec_free = packet_spec_free,
 	.spec_to_json = packet_spec_json,
@@ -189,6 +199,7 @@ const struct fault_kind packet_duplicate_kind = {
 	.family = "packet",
 	.summary = "send a random share of matched packets twice (eBPF on tc: tcx or clsact)",
 	.probe = packet_probe,
+	.describe = packet_backend_describe,
 	.parse = packet_duplicate_parse,
 	.spec_free = packet_spec_free,
 	.spec_to_json = packet_spec_json,
@@ -203,6 +214,7 @@ const struct fault_kind packet_corrupt_kind = {
 	.family = "packet",
 	.summary = "change payload bytes of a random share of matched packets (eBPF on tc: tcx or clsact)",
 	.probe = packet_probe,
+	.describe = packet_backend_describe,
 	.parse = packet_corrupt_parse,
 	.spec_free = packet_spec_free,
 	.spec_to_json = packet_spec_json,

@@ -122,6 +122,9 @@ const char *packet_backend_name(enum packet_backend b);
 /* Chooses the backend for a preference "auto", "tcx", "clsact" (NULL = auto).
  * Returns 0 and the backend, or -errno with a reason. The tcx probe is cached. */
 int packet_backend_choose(const char *preference, enum packet_backend *out, char *reason, size_t len);
+/* describe() of the kinds built on these backends: {"backend": "tcx"|"clsact"}, the
+ * one env->packet_backend leads to on this host (nothing when none works). */
+void packet_backend_describe(const struct fault_env *env, struct json_object *out);
 
 /* tcx attach types (Linux 6.6); the uapi headers of older userlands lack them. */
 #define PACKET_BPF_TCX_INGRESS ((enum bpf_attach_type)46)

@@ -34,6 +34,24 @@ ck_expect_eq "info answers 200" 200 "$(status_of "$r")"
 ck_expect_eq "info has the name" api-host "$(field "$r" name)"
 ck_expect_eq "info has labels" dc1 "$(field "$r" labels.dc)"
 ck_expect_eq "info lists blackhole" blackhole "$(body_of "$r" | python3 -c 'import json,sys; print([k["name"] for k in json.load(sys.stdin)["kinds"] if k["name"]=="blackhole"][0])')"
+kind_field() { # KIND FIELD: a field of one kind in /v1/info
+	body_of "$r" | python3 -c 'import json,sys
+k=[k for k in json.load(sys.stdin)["kinds"] if k["name"]==sys.argv[1]][0]
+v=k.get(sys.argv[2]); print(json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)' "$1" "$2"
+}
+# The backend a kind would use here (tcx: Linux >= 6.6; the delay line where netem is missing).
+packet_backend=$(kind_field blackhole backend)
+ck_check "info: blackhole names its tc backend ($packet_backend)" grep -qxE 'tcx|clsact' <<<"$packet_backend"
+delay_backend=$(kind_field delay backend)
+ck_check "info: delay names its backend ($delay_backend)" grep -qxE 'netem|delay-line' <<<"$delay_backend"
+ck_check "info: delay says why each backend can or cannot be used" \
+	grep -q '"delay-line"' <<<"$(kind_field delay backends)"
+# Asked on lo of the test's own namespace, never the root namespace's.
+if ! tc -n $A qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+	ck_expect_eq "info: no sch_netem here, so delay uses the delay line" delay-line "$delay_backend"
+else
+	tc -n $A qdisc del dev lo root 2>/dev/null
+fi
 ck_check "the socket is 0600" test "$(stat -c %a "$SOCK")" = 600
 ck_check "the socket directory is 0700" test "$(stat -c %a "$CK_TMP/run")" = 700
 

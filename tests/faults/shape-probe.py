@@ -7,7 +7,8 @@
   shape-probe.py udp HOST PORT COUNT GAP_MS [SIZE]
       sends COUNT numbered, timestamped datagrams GAP_MS apart to an echo and
       prints one JSON line: one-way delays forward (client -> echo) and reverse,
-      and RTT (each: n, min, p50, p99, max, mean, std in ms), and per direction
+      (from the echo's send, so its own latency is not counted) and RTT
+      (each: n, min, p50, p99, max, mean, std in ms), and per direction
       how many packets overtook an earlier one ("overtakers").
   shape-probe.py sink PORT MAX_SECONDS
       TCP sink; prints one JSON line per connection: bytes and the steady rate
@@ -29,7 +30,7 @@ import time
 
 SO_TIMESTAMPNS = 35
 HEADER = struct.Struct("!IQ")           # seq, client send time (ns)
-REPLY = struct.Struct("!IQQI")          # seq, client send time, echo receive time, echo arrival number
+REPLY = struct.Struct("!IQQQI")         # seq, client send time, echo receive and send times, echo arrival number
 
 
 def family_of(host):
@@ -65,7 +66,7 @@ def echo(port, max_seconds):
         if len(data) < HEADER.size:
             continue
         seq, sent = HEADER.unpack_from(data)
-        reply = REPLY.pack(seq, sent, stamp, arrivals) + data[REPLY.size:]
+        reply = REPLY.pack(seq, sent, stamp, time.time_ns(), arrivals) + data[REPLY.size:]
         arrivals += 1
         s.sendto(reply, addr)
 
@@ -132,15 +133,16 @@ def udp(host, port, count, gap_ms, size):
     time.sleep(1.0)
     done.set()
     t.join()
-    fwd = [echo_at - sent for seq, sent, echo_at, _, back in replies]
-    rev = [back - echo_at for seq, sent, echo_at, _, back in replies]
-    rtt = [back - sent for seq, sent, echo_at, _, back in replies]
-    by_echo_arrival = [seq for seq, _, _, arrival, _ in sorted(replies, key=lambda r: r[3])]
+    fwd = [echo_rx - sent for seq, sent, echo_rx, echo_tx, _, back in replies]
+    rev = [back - echo_tx for seq, sent, echo_rx, echo_tx, _, back in replies]
+    rtt = [back - sent for seq, sent, echo_rx, echo_tx, _, back in replies]
+    by_echo_arrival = [r[0] for r in sorted(replies, key=lambda r: r[4])]
     print(json.dumps({
         "sent": count, "send_errors": errors, "received": len(replies),
         "forward": summary(fwd), "reverse": summary(rev), "rtt": summary(rtt),
         "forward_overtakers": overtakers(by_echo_arrival),
-        "reverse_overtakers": overtakers([r[0] for r in replies]),
+        # replies leave the echo in its arrival order: that order is the one to keep on the way back
+        "reverse_overtakers": overtakers([r[4] for r in replies]),
     }), flush=True)
 
 

@@ -48,6 +48,23 @@ ck_expect_eq "interrupted inject exits 0 once everything is reverted" 0 "$RC"
 ck_expect_eq "after Ctrl-C: no fault on h2" 0 "$(sch_faults 2)"
 ck_check "the typed params reached the agent (dst_ports as a list)" grep -q 'reverted packet-loss on h2' "$CK_TMP/inject2.log"
 
+# A kind of the wider catalogue through the same command: 200 ms delay on h2's answers.
+sch_chaos inject delay --inventory "$INV" --select "name = h2" --duration 1m --detach \
+	--param latency=200ms --param direction=egress --param match.protocol=tcp --param match.src_ports=8080
+ck_expect_eq "detached delay inject exits 0" 0 "$RC"
+ms_to_h2() {
+	local t0; t0=$(date +%s%N)
+	ip netns exec "$SCH_CTL" curl -sf --max-time 5 -o /dev/null http://10.201.2.2:8080/health || echo "curl failed" >&2
+	echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+slow=$(ms_to_h2)
+# SYN-ACK and the answer are both held 200 ms
+ck_check "with the delay, a request to h2 takes >= 400 ms ($slow ms)" test "$slow" -ge 400
+sch_chaos halt --inventory "$INV" --select "name = h2"
+ck_expect_eq "halt of the delay exits 0" 0 "$RC"
+fast=$(ms_to_h2)
+ck_check "after halt, h2 answers fast again ($fast ms)" test "$fast" -lt 200
+
 # Bad params are refused before anything is applied.
 sch_chaos inject blackhole --inventory "$INV" --duration 5s --param direction=sideways
 ck_expect_eq "inject with a bad param exits 3" 3 "$RC"

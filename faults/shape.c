@@ -395,10 +395,16 @@ static int choose_backend(const struct shape_spec *spec, const struct fault_env 
 	return 0;
 }
 
-static void shape_describe(const struct fault_env *env, struct json_object *out)
+/* What a plain fault of `kind` would get on this host: whole interfaces. */
+static void shape_describe(enum shape_kind kind, const struct fault_env *env, struct json_object *out)
 {
-	/* What a plain fault of this family would get: whole interfaces. */
-	struct shape_spec spec = { .kind = SHAPE_DELAY, .latency_us = 50000, .distribution = SHAPE_DIST_UNIFORM };
+	struct shape_spec spec = { .kind = kind, .distribution = SHAPE_DIST_UNIFORM };
+	if (kind == SHAPE_DELAY)
+		spec.latency_us = 50000;
+	else if (kind == SHAPE_REORDER)
+		spec = (struct shape_spec){ .kind = kind, .latency_us = 10000, .reorder_share = 0.25 };
+	else
+		spec = (struct shape_spec){ .kind = kind, .rate_bps = 8000000, .burst_bytes = 10000, .queue_bytes = 64000 };
 	packet_match_defaults(&spec.match);
 	struct backend_report rep;
 	probe_backends(&spec, &rep);
@@ -413,6 +419,19 @@ static void shape_describe(const struct fault_env *env, struct json_object *out)
 	json_object_object_add(b, "delay-line",
 			       json_object_new_string(rep.delay_line == 0 ? "ok" : rep.delay_line_reason));
 	json_object_object_add(out, "backends", b);
+}
+
+static void delay_describe(const struct fault_env *env, struct json_object *out)
+{
+	shape_describe(SHAPE_DELAY, env, out);
+}
+static void reorder_describe(const struct fault_env *env, struct json_object *out)
+{
+	shape_describe(SHAPE_REORDER, env, out);
+}
+static void bandwidth_describe(const struct fault_env *env, struct json_object *out)
+{
+	shape_describe(SHAPE_BANDWIDTH, env, out);
 }
 
 static int shape_probe(char *reason, size_t len)
@@ -484,7 +503,11 @@ static int shape_stats(void *handle, struct json_object *out)
 	if (h->backend == SHAPE_BACKEND_DELAY_LINE)
 		return delayline_stats(h->line, out);
 	int r = qdisc_shape_stats(h->qdisc, out);
-	/* qdisc_shape_stats names the qdisc ("netem" or "tbf"); the API shows the backend. */
+	/* qdisc_shape_stats names the qdisc ("netem" or "tbf") as "backend": kept
+	 * as "qdisc", "backend" is the family's backend like in /v1/info. */
+	struct json_object *q;
+	if (json_object_object_get_ex(out, "backend", &q))
+		json_object_object_add(out, "qdisc", json_object_get(q));
 	json_object_object_add(out, "backend", json_object_new_string("netem"));
 	return r;
 }
@@ -509,7 +532,7 @@ static int shape_sweep(const struct fault_env *env)
 	return r < 0 ? r : 0;
 }
 
-#define SHAPE_KIND(sym, kname, sum, parse_fn)                                   \
+#define SHAPE_KIND(sym, kname, sum, parse_fn, describe_fn)                     \
 	const struct fault_kind sym = {                                         \
 		.name = kname,                                                  \
 		.family = "shape",                                              \
@@ -522,14 +545,15 @@ static int shape_sweep(const struct fault_env *env)
 		.revert = shape_revert,                                         \
 		.stats = shape_stats,                                           \
 		.recover = shape_recover,                                       \
-		.describe = shape_describe,                                     \
+		.describe = describe_fn,                                        \
 	}
 
 SHAPE_KIND(delay_kind, "delay", "delay matched packets (latency, jitter, correlation; netem or the eBPF delay line)",
-	   delay_parse);
+	   delay_parse, delay_describe);
 SHAPE_KIND(reorder_kind, "reorder", "send a share of matched packets ahead of the others (netem or the delay line)",
-	   reorder_parse);
-SHAPE_KIND(bandwidth_kind, "bandwidth", "limit the rate of matched packets (tbf or the delay line)", bandwidth_parse);
+	   reorder_parse, reorder_describe);
+SHAPE_KIND(bandwidth_kind, "bandwidth", "limit the rate of matched packets (tbf or the delay line)", bandwidth_parse,
+	   bandwidth_describe);
 
 const struct fault_family shape_family = {
 	.name = "shape",

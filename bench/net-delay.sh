@@ -10,7 +10,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/net-lib.sh"
 nb_parse_build "$@"
-LATENCY=20ms COUNT=2000 RATES=1000,2000,5000,10000,20000,40000,80000,160000 RATE_SECONDS=2
+LATENCY=20ms COUNT=2000 RATES=1000,5000,10000,20000,30000,40000,50000,60000,80000,100000,160000 RATE_SECONDS=2
 set -- "${NB_ARGS[@]+"${NB_ARGS[@]}"}"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -91,22 +91,25 @@ rate | sed 's/^/  /'
 
 req_ms=$(python3 -c 'import sys; v=sys.argv[1]; print(float(v[:-2]) if v.endswith("ms") else float(v[:-1])*1000)' "$LATENCY")
 for backend in netem delay-line; do
-	for variant in "egress|,\"direction\":\"egress\"|1" "both|,\"direction\":\"both\"|2" \
-		"egress, jitter 5ms uniform|,\"direction\":\"egress\",\"jitter\":\"5ms\"|1"; do
-		IFS='|' read -r label extra times <<<"$variant"
+	# label | extra params | delays crossed per round trip | uniform jitter (ms)
+	for variant in "egress|,\"direction\":\"egress\"|1|0" "both|,\"direction\":\"both\"|2|0" \
+		"egress, jitter 5ms uniform|,\"direction\":\"egress\",\"jitter\":\"5ms\"|1|5"; do
+		IFS='|' read -r label extra times jitter <<<"$variant"
 		if ! apply "$backend" "$extra"; then
 			echo "$backend: unavailable ($APPLY_ERROR)"
 			continue 2
 		fi
 		out=$(rtt)
 		echo "$backend ($FAULT_BACKEND) $label: $out"
-		python3 - "$out" "$BASE50" "$req_ms" "$times" <<'EOF'
+		python3 - "$out" "$BASE50" "$req_ms" "$times" "$jitter" <<'EOF'
 import re, sys
-out, base, req, times = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+out, base, req, times, jitter = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 f = {k: float(v) for k, v in re.findall(r"(p50|p99|min|max) ([0-9.]+)", out)}
-want = req * times
-print("    requested +%.1f ms; observed above no-fault p50: p50 +%.3f ms (error %+.3f), p99 +%.3f ms (error %+.3f)"
-      % (want, f["p50"] - base, f["p50"] - base - want, f["p99"] - base, f["p99"] - base - want))
+# Expected percentiles above the no-fault RTT: latency (x directions), plus for uniform jitter
+# the quantile of U(-j, +j): p50 +0, p99 +0.98 j.
+want50, want99 = req * times, req * times + 0.98 * jitter
+print("    expected above no-fault p50: p50 +%.1f, p99 +%.1f ms; observed p50 +%.3f (error %+.3f), p99 +%.3f ms (error %+.3f)"
+      % (want50, want99, f["p50"] - base, f["p50"] - base - want50, f["p99"] - base, f["p99"] - base - want99))
 EOF
 		if [ "$label" = egress ]; then
 			echo "  $backend rates:"

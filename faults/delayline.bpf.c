@@ -10,6 +10,8 @@
 #define VERDICT_NEXT -1         /* TC_ACT_UNSPEC / TCX_NEXT */
 #define VERDICT_DROP 2          /* TC_ACT_SHOT / TCX_DROP */
 
+const volatile __u32 line_mark = DELAYLINE_MARK_BASE;  /* this fault's mark */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DELAYLINE_MAX_LINKS);
@@ -39,11 +41,13 @@ static __always_inline struct delayline_counters *stats(void)
 
 static __always_inline int to_tap(struct __sk_buff *skb, bool egress)
 {
-	if (skb->mark == DELAYLINE_MARK) {
-		/* Back from the line: the host must not see our mark. */
+	if (skb->mark == line_mark) {
+		/* Back from our line: the host must not see the mark. */
 		skb->mark = 0;
 		return VERDICT_NEXT;
 	}
+	if ((skb->mark & DELAYLINE_MARK_MASK) == DELAYLINE_MARK_BASE)
+		return VERDICT_NEXT;    /* back from a later program's line: seen already */
 	struct packet_info pi = {};
 	if (!match_packet(skb, egress, &pi))
 		return VERDICT_NEXT;
@@ -87,7 +91,7 @@ int delayline_tap(struct __sk_buff *skb)
 	}
 	if (c)
 		c->returned++;
-	skb->mark = DELAYLINE_MARK;
+	skb->mark = line_mark;
 	return bpf_redirect(b->ifindex, b->ingress ? BPF_F_INGRESS : 0);
 }
 

@@ -163,6 +163,9 @@ struct delayline {
 	enum packet_backend backend;
 	uint32_t tap_tc_handle;         /* clsact: filter handle on the TAPs */
 	bool have_tc_handle;
+	uint32_t mark;                  /* skb->mark of frames back from this line */
+	bool have_mark;
+	struct packet_spec *attach_spec; /* the spec's matching on the interfaces resolved */
 	int n_taps;
 	struct tap *taps;
 	int stop_fd, timer_fd;
@@ -467,6 +470,20 @@ static int create_taps(struct delayline *dl, const struct shape_spec *spec, cons
 	int r = packet_resolve_interfaces(&spec->match, &targets, &n_targets, err);
 	if (r < 0)
 		return r;
+	if (spec->match.n_interfaces == 0) {
+		/* "Every interface" means the host's, not chaoskit's own devices
+		 * (TAPs of delay lines, IFBs of the netem backend). */
+		int kept = 0;
+		for (int i = 0; i < n_targets; i++)
+			if (strncmp(targets[i].name, "ck", 2) != 0)
+				targets[kept++] = targets[i];
+		n_targets = kept;
+		if (n_targets == 0) {
+			free(targets);
+			fault_error_set(err, "interfaces", "this host has no interface but lo");
+			return -ENODEV;
+		}
+	}
 	if (n_targets > DELAYLINE_MAX_LINKS / 2) {
 		free(targets);
 		fault_error_set(err, "interfaces", "a delay line serves at most %d interfaces", DELAYLINE_MAX_LINKS / 2);
@@ -474,10 +491,17 @@ static int create_taps(struct delayline *dl, const struct shape_spec *spec, cons
 	}
 	int per = (spec->match.direction == PACKET_DIR_BOTH) ? 2 : 1;
 	dl->taps = calloc((size_t)(n_targets * per), sizeof(*dl->taps));
-	if (!dl->taps) {
+	dl->attach_spec = malloc(sizeof(*dl->attach_spec));
+	if (!dl->taps || !dl->attach_spec) {
 		free(targets);
+		fault_error_set(err, "", "out of memory");
 		return -ENOMEM;
 	}
+	/* The programs go exactly where the TAPs are, even if interfaces change meanwhile. */
+	*dl->attach_spec = spec->match;
+	dl->attach_spec->n_interfaces = n_targets;
+	for (int i = 0; i < n_targets; i++)
+		snprintf(dl->attach_spec->interfaces[i], IF_NAMESIZE, "%s", targets[i].name);
 	uint64_t seed;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = now_ns();
@@ -524,6 +548,7 @@ static int load_programs(struct delayline *dl, const struct shape_spec *spec, co
 		fault_error_set(err, "", "cannot open the delay line's BPF object: %s", strerror(-r));
 		return r;
 	}
+	dl->skel->rodata->line_mark = dl->mark;
 	int r = packet_match_config_fill(&spec->match, env, &dl->skel->rodata->match_cfg, err);
 	if (r == 0)
 		r = packet_match_maps_size(&spec->match, dl->skel->maps.src_cidrs, dl->skel->maps.dst_cidrs,
@@ -611,6 +636,9 @@ static void line_free(struct delayline *dl)
 	free(dl->taps);
 	if (dl->have_tc_handle)
 		packet_tc_handle_free(dl->tap_tc_handle);
+	if (dl->have_mark)
+		packet_tc_handle_free(dl->mark);
+	free(dl->attach_spec);
 	if (dl->skel)
 		delayline_bpf__destroy(dl->skel);
 	if (dl->stop_fd >= 0)
@@ -666,7 +694,13 @@ int delayline_create(const struct shape_spec *spec, const struct fault_env *env,
 	dl->limit_bytes = spec->queue_bytes ? spec->queue_bytes : DEFAULT_LIMIT_BYTES;
 
 	struct json_object *tc_record = json_object_new_object();
-	r = create_taps(dl, spec, env && env->fault_id ? env->fault_id : "fault", err);
+	r = packet_tc_handle_alloc(&dl->mark);
+	if (r < 0)
+		fault_error_set(err, "", "too many tc faults on this host");
+	else
+		dl->have_mark = true;
+	if (r == 0)
+		r = create_taps(dl, spec, env && env->fault_id ? env->fault_id : "fault", err);
 	if (r == 0)
 		r = load_programs(dl, spec, env, err);
 	if (r == 0)
@@ -679,7 +713,7 @@ int delayline_create(const struct shape_spec *spec, const struct fault_env *env,
 			dl->thread_started = true;
 	}
 	if (r == 0)
-		r = packet_attach_set_create(&spec->match, backend, bpf_program__fd(dl->skel->progs.delayline_ingress),
+		r = packet_attach_set_create(dl->attach_spec, backend, bpf_program__fd(dl->skel->progs.delayline_ingress),
 					     bpf_program__fd(dl->skel->progs.delayline_egress), &dl->attached,
 					     tc_record, err);
 	if (r < 0) {

@@ -4,9 +4,14 @@
 #pragma once
 #include <linux/types.h>
 
-/* skb->mark of frames the agent wrote back into a TAP, so that the program on
- * the real interface lets them pass (and clears the mark). */
-#define DELAYLINE_MARK 0xc4a0d11eu
+/* skb->mark of frames the agent wrote back into a TAP: one value per fault
+ * (DELAYLINE_MARK_BASE + a slot of the tc handle allocator, unique in the
+ * process), so that with several delay lines on one interface each program
+ * can tell its own returning frames (pass on, mark cleared) from another
+ * line's (pass on untouched: this program already saw them, it comes earlier
+ * in the chain than the program that diverted them). */
+#define DELAYLINE_MARK_BASE 0xc4a00000u
+#define DELAYLINE_MARK_MASK 0xfffffc00u
 /* Interfaces one fault can divert (packet.h's PACKET_MAX_INTERFACES, plus room). */
 #define DELAYLINE_MAX_LINKS 64
 

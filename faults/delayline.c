@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <math.h>
+#include <netlink/route/link.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -747,6 +748,27 @@ static uint64_t late_percentile_us(const uint64_t *hist, uint64_t total, double 
 	return (uint64_t)LATE_BUCKETS * LATE_BUCKET_NS / 1000u;
 }
 
+/* Frames the kernel dropped because a TAP's ring was full (the thread did not
+ * read fast enough): they never reached the line's own counters. */
+static uint64_t tap_ring_drops(const struct delayline *dl)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	uint64_t sum = 0;
+	if (!sk || nl_connect(sk, NETLINK_ROUTE) < 0) {
+		nl_socket_free(sk);
+		return 0;
+	}
+	for (int i = 0; i < dl->n_taps; i++) {
+		struct rtnl_link *link = NULL;
+		if (rtnl_link_get_kernel(sk, dl->taps[i].ifindex, NULL, &link) == 0) {
+			sum += rtnl_link_get_stat(link, RTNL_LINK_TX_DROPPED);
+			rtnl_link_put(link);
+		}
+	}
+	nl_socket_free(sk);
+	return sum;
+}
+
 int delayline_stats(struct delayline *dl, struct json_object *out)
 {
 	uint64_t *hist = calloc(LATE_BUCKETS + 1, sizeof(*hist));
@@ -759,7 +781,9 @@ int delayline_stats(struct delayline *dl, struct json_object *out)
 	json_object_object_add(out, "attach", json_object_new_string(packet_backend_name(dl->backend)));
 	json_object_object_add(out, "packets_delayed", json_object_new_int64((int64_t)STAT_GET(dl->delayed)));
 	json_object_object_add(out, "packets_reordered", json_object_new_int64((int64_t)STAT_GET(dl->reordered)));
-	json_object_object_add(out, "packets_dropped", json_object_new_int64((int64_t)STAT_GET(dl->dropped)));
+	uint64_t ring = tap_ring_drops(dl);
+	json_object_object_add(out, "packets_dropped", json_object_new_int64((int64_t)(STAT_GET(dl->dropped) + ring)));
+	json_object_object_add(out, "tap_dropped", json_object_new_int64((int64_t)ring));
 	json_object_object_add(out, "queue_max", json_object_new_int64((int64_t)STAT_GET(dl->queue_max)));
 	json_object_object_add(out, "queue_now", json_object_new_int64((int64_t)STAT_GET(dl->queue_now)));
 	json_object_object_add(out, "late_p50_us", json_object_new_int64((int64_t)late_percentile_us(hist, total, 0.5)));
@@ -777,25 +801,29 @@ int delayline_recover(struct json_object *record)
 	return packet_attach_set_recover(tc);
 }
 
+static int probe_result;
+static char probe_reason[256];
+
+static void probe_once(void)
+{
+	enum packet_backend b;
+	probe_result = packet_backend_choose("auto", &b, probe_reason, sizeof(probe_reason));
+	if (probe_result < 0)
+		return;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		probe_result = -errno;
+		snprintf(probe_reason, sizeof(probe_reason), "cannot open /dev/net/tun (CONFIG_TUN): %s", strerror(errno));
+		return;
+	}
+	close(fd);
+}
+
 int delayline_probe(char *reason, size_t len)
 {
-	static int cached = 1;
-	static char cached_reason[256];
-	if (cached == 1) {
-		enum packet_backend b;
-		cached = packet_backend_choose("auto", &b, cached_reason, sizeof(cached_reason));
-		if (cached == 0) {
-			int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-			if (fd < 0) {
-				cached = -errno;
-				snprintf(cached_reason, sizeof(cached_reason), "cannot open /dev/net/tun (CONFIG_TUN): %s",
-					 strerror(errno));
-			} else {
-				close(fd);
-			}
-		}
-	}
-	if (cached < 0 && reason)
-		snprintf(reason, len, "%s", cached_reason);
-	return cached;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, probe_once);
+	if (probe_result < 0 && reason)
+		snprintf(reason, len, "%s", probe_reason);
+	return probe_result;
 }

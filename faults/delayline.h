@@ -29,7 +29,8 @@ int delayline_create(const struct shape_spec *spec, const struct fault_env *env,
 /* Stops diverting, sends what the line still holds on at once, frees dl. */
 int delayline_destroy(struct delayline *dl);
 /* {"backend": "delay-line", "attach": "tcx"|"clsact", "packets_delayed", "packets_reordered",
- *  "packets_dropped", "queue_max", "queue_now", "late_p50_us", "late_p99_us", "late_max_us"} */
+ *  "packets_dropped" (queue full, plus "tap_dropped": the TAPs' rings were full), "queue_max",
+ *  "queue_now", "late_p50_us", "late_p99_us", "late_max_us"} */
 int delayline_stats(struct delayline *dl, struct json_object *out);
 /* What a crashed process left: clsact filters (TAPs and tcx links die with it). */
 int delayline_recover(struct json_object *record);

@@ -6,7 +6,7 @@
 #     (iperf3 -u), configurations interleaved round by round, medians and ratios;
 #  3. time to apply and revert a fault: agent API against tc / iptables command lines (net-apply.py).
 # usage: sudo bench/net-bench.sh --build BUILD_DIR [--rounds 15] [--seconds 2] [--n 50]
-#                                [--only overhead|throughput|apply]
+#                                [--only overhead|cpu|throughput|apply]
 # Needs root, iperf3, iptables, nft (nftables), python3, curl. Runs in namespaces ckt-bench-*.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/net-lib.sh"
@@ -35,7 +35,9 @@ if want overhead; then
 	"$NB_BUILD/bench/net-overhead" --rounds 9 --repeat 1000000
 	"$NB_BUILD/bench/net-overhead" --rounds 9 --repeat 1000000 --ipv6
 fi
-want throughput || want apply || exit 0
+want throughput || want cpu || want apply || exit 0
+UDPECHO="$NB_BUILD/bench/net-udpecho"
+[ -x "$UDPECHO" ] || nb_die "bench/net-udpecho not built"
 
 nb_setup
 nb_agent tcx 'packet_backend = "tcx";'
@@ -83,8 +85,10 @@ config_off() {
 	esac
 }
 
-if want throughput; then
+if want throughput || want cpu; then
 	ip netns exec "$NB_B" iperf3 -s -p 5201 >/dev/null 2>&1 &
+	NB_PIDS+=($!)
+	ip netns exec "$NB_B" "$UDPECHO" sink 7001 >/dev/null &
 	NB_PIDS+=($!)
 	sleep 0.5
 	CONFIGS=(none tcx clsact iptables)
@@ -95,6 +99,16 @@ if want throughput; then
 		for ((k = 0; k < ${#CONFIGS[@]}; k++)); do
 			cfg=${CONFIGS[$(((k + round) % ${#CONFIGS[@]}))]}
 			config_on "$cfg"
+			# CPU time of one sending thread per datagram: veth delivers in the sender's
+			# context, so this is the whole path's cost, and hardly depends on other load.
+			cpu=$(ip netns exec "$NB_A" taskset -c 0 "$UDPECHO" blast "$NB_ADDR_B" 7001 500000 |
+				sed -n 's/.*cpu_ns_per_packet \([0-9.]*\).*/\1/p')
+			if [ "$ONLY" = cpu ]; then
+				config_off "$cfg"
+				echo "$round $cfg $cpu 1 1 1 1" >>"$RES"
+				nb_log "round $((round + 1)) $cfg: $cpu ns CPU per datagram"
+				continue
+			fi
 			# iperf3 reports its own CPU (client "host", server "remote"); softirq work done in
 			# a process's context, i.e. the tc programs on this veth pair, is charged to it.
 			tcp=$(ip netns exec "$NB_A" iperf3 -c "$NB_ADDR_B" -p 5201 -A 0,1 -t "$SECONDS_PER_RUN" -J |
@@ -108,30 +122,34 @@ e = json.load(sys.stdin)["end"]; s = e["sum"]; c = e["cpu_utilization_percent"]
 cpu_s = (c["host_total"] + c["remote_total"]) / 100 * s["seconds"]
 print((s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3, cpu_s * 1e6 / s["packets"])')
 			config_off "$cfg"
-			echo "$round $cfg $tcp $udp" >>"$RES"
-			nb_log "round $((round + 1)) $cfg: TCP Gbit/s, CPU ms/GB: $tcp; UDP-64 kpkt/s received, CPU us/pkt sent: $udp"
+			echo "$round $cfg $cpu $tcp $udp" >>"$RES"
+			nb_log "round $((round + 1)) $cfg: datagram CPU ns $cpu; TCP Gbit/s, CPU ms/GB: $tcp; UDP-64 kpkt/s received, CPU us/pkt sent: $udp"
 		done
 	done
 	echo
-	echo "== 2. throughput over the veth pair, $ROUNDS interleaved rounds of ${SECONDS_PER_RUN}s per configuration =="
+	echo "== 2. cost through the stack on the veth pair, $ROUNDS interleaved rounds per configuration =="
 	echo "fault: packet-loss 0.5, direction both, match.peers 192.0.2.0/24 (matches nothing); iptables: the"
 	echo "same match in INPUT (-s) and OUTPUT (-d) with -m statistic, nf_tables backend, table removed after each run"
 	echo "vs none = median over the rounds of (config / none of the same round), range = min-max of those"
 	echo "ratios: pairs measured seconds apart cancel most of the drift of a shared machine"
-	echo "CPU = iperf3 client + server CPU time (softirq in their context included) per GB / per packet sent"
-	python3 - "$RES" <<'EOF'
+	echo "datagram CPU = CPU ns of one sending thread per 64-byte UDP datagram, receive path and tc included"
+	echo "(500000 per run, sendmmsg; the receiving socket never reads, so they are dropped after tc);"
+	echo "iperf3 CPU = client + server CPU time (softirq in their context included) per GB / per packet sent"
+	python3 - "$RES" "${ONLY:-all}" <<'EOF'
 import sys, statistics
 runs = {}
 for line in open(sys.argv[1]):
     f = line.split()
-    runs.setdefault(f[1], {})[int(f[0])] = [float(x) for x in f[2:6]]
+    runs.setdefault(f[1], {})[int(f[0])] = [float(x) for x in f[2:7]]
 base = runs["none"]
-names = ["TCP Gbit/s", "TCP CPU ms/GB", "UDP-64 kpkt/s", "UDP-64 CPU us/pkt"]
+names = ["datagram CPU ns", "TCP Gbit/s", "TCP CPU ms/GB", "UDP-64 kpkt/s", "UDP-64 CPU us/pkt"]
+if sys.argv[2] == "cpu":
+    names = names[:1]
 print("%-9s" % "config" + "".join("%19s %15s" % (n, "vs none (range)") for n in names))
 for c in ["none", "tcx", "clsact", "iptables"]:
     rs = sorted(r for r in runs[c] if r in base)
     line = "%-9s" % c
-    for i in range(4):
+    for i in range(len(names)):
         med = statistics.median(runs[c][r][i] for r in rs)
         ratios = [runs[c][r][i] / base[r][i] for r in rs]
         line += "%19.2f %+6.1f%% (%.2f-%.2f)" % (med, 100 * (statistics.median(ratios) - 1), min(ratios), max(ratios))

@@ -5,6 +5,14 @@
  *   net-udpecho rtt ADDR PORT [COUNT [RATE]]        (default 1000 probes at 100/s)
  *   net-udpecho rate ADDR PORT [RATES [SECONDS]]    (RATES comma-separated, default
  *                                                    1000,2000,...,160000; 2 s each)
+ *   net-udpecho sink PORT                           a bound socket that never reads (its
+ *                                                    small buffer overflows: drops after tc)
+ *   net-udpecho blast ADDR PORT [COUNT]             sends COUNT 64-byte datagrams as fast as
+ *                                                    possible (sendmmsg, 64 per call); prints the
+ *                                                    sender thread's CPU ns per datagram
+ * blast's CPU time includes the receive path on a veth pair (softirq runs in the sender's
+ * context, and CLOCK_THREAD_CPUTIME_ID counts it without IRQ time accounting), so it is the
+ * per-packet cost of the whole path, tc programs included, nearly independent of other load.
  * A probe is 64 bytes: sequence number and CLOCK_MONOTONIC send time (ns). One thread:
  * sends when due, reads echoes in between, waits in poll() until the next send. */
 #include <arpa/inet.h>
@@ -18,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +86,59 @@ static int server(int port)
 			continue;
 		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, len);
 	}
+}
+
+static int sink(int port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int buf = 4096;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror("sink");
+		return 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+static int blast(const char *addr, int port, uint64_t count)
+{
+	enum { BATCH = 64 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (fd < 0 || inet_pton(AF_INET, addr, &a.sin_addr) != 1 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror("blast");
+		return 1;
+	}
+	static unsigned char payload[PROBE_SIZE];
+	struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) };
+	struct mmsghdr msgs[BATCH];
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < BATCH; i++) {
+		msgs[i].msg_hdr.msg_iov = &iov;
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	struct timespec c0, c1;
+	int64_t w0 = now_ns();
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	uint64_t sent = 0, failed = 0;
+	while (sent + failed < count) {
+		int n = sendmmsg(fd, msgs, BATCH, 0);
+		if (n > 0)
+			sent += (uint64_t)n;
+		else
+			failed++;
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	int64_t wall = now_ns() - w0;
+	double cpu = (double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec);
+	printf("blast sent %llu failed %llu cpu_ns_per_packet %.1f wall_pps %.0f\n", (unsigned long long)sent,
+	       (unsigned long long)failed, cpu / (double)sent, (double)sent / ((double)wall / 1e9));
+	close(fd);
+	return 0;
 }
 
 static void drain(int fd, struct result *r, uint8_t *seen, uint64_t count, int64_t *last_seq)
@@ -232,6 +294,10 @@ static int rate_mode(const char *addr, int port, const char *rates, double secon
 
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && strcmp(argv[1], "sink") == 0)
+		return sink(atoi(argv[2]));
+	if (argc >= 4 && strcmp(argv[1], "blast") == 0)
+		return blast(argv[2], atoi(argv[3]), argc > 4 ? strtoull(argv[4], NULL, 10) : 1000000);
 	if (argc >= 3 && strcmp(argv[1], "server") == 0)
 		return server(atoi(argv[2]));
 	if (argc >= 4 && strcmp(argv[1], "rtt") == 0)
@@ -241,6 +307,7 @@ int main(int argc, char **argv)
 		return rate_mode(argv[2], atoi(argv[3]),
 				 argc > 4 ? argv[4] : "1000,2000,5000,10000,20000,40000,80000,160000",
 				 argc > 5 ? atof(argv[5]) : 2);
-	fprintf(stderr, "usage: net-udpecho server PORT | rtt ADDR PORT [COUNT [RATE]] | rate ADDR PORT [RATES [SECONDS]]\n");
+	fprintf(stderr, "usage: net-udpecho server PORT | rtt ADDR PORT [COUNT [RATE]] | rate ADDR PORT [RATES [SECONDS]]\n"
+			"       net-udpecho sink PORT | blast ADDR PORT [COUNT]\n");
 	return 2;
 }

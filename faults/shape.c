@@ -367,16 +367,23 @@ static int choose_backend(const struct shape_spec *spec, const struct fault_env 
 	const char *pref = spec->backend_preference;
 	if (!pref && env && env->shape_backend && strcmp(env->shape_backend, "auto") != 0)
 		pref = env->shape_backend;
-	struct backend_report rep;
-	probe_backends(spec, &rep);
-	if (pref && strcmp(pref, "netem") == 0) {
+	bool want_netem = pref && strcmp(pref, "netem") == 0;
+	bool want_line = pref && strcmp(pref, "delay-line") == 0;
+	/* Only what the choice needs: the netem probe forks into a scratch
+	 * namespace the first time (~100 ms). */
+	struct backend_report rep = { .netem = -ENOTSUP, .delay_line = -ENOTSUP };
+	if (!want_line)
+		rep.netem = qdisc_shape_probe(spec, rep.netem_reason, sizeof(rep.netem_reason));
+	if (!want_netem && (want_line || rep.netem < 0))
+		rep.delay_line = delayline_probe(rep.delay_line_reason, sizeof(rep.delay_line_reason));
+	if (want_netem) {
 		if (rep.netem < 0) {
 			fault_error_set(err, spec->backend_preference ? "backend" : "", "backend netem cannot do this here: %s",
 					rep.netem_reason);
 			return rep.netem;
 		}
 		*out = SHAPE_BACKEND_NETEM;
-	} else if (pref && strcmp(pref, "delay-line") == 0) {
+	} else if (want_line) {
 		if (rep.delay_line < 0) {
 			fault_error_set(err, spec->backend_preference ? "backend" : "",
 					"backend delay-line cannot work here: %s", rep.delay_line_reason);

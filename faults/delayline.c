@@ -298,6 +298,21 @@ static void take_frame(struct delayline *dl, struct tap *t, uint32_t len)
 		STAT_SET(dl->queue_max, dl->heap_n);
 }
 
+/* Stops diverting to a TAP: a redirect to a device that is gone drops the packet. */
+static void undivert(struct delayline *dl, const struct tap *t)
+{
+	struct delayline_divert dv;
+	__u32 key = (__u32)t->real_ifindex;
+	if (bpf_map__lookup_elem(dl->skel->maps.divert, &key, sizeof(key), &dv, sizeof(dv), 0) < 0)
+		return;
+	if (t->egress)
+		dv.tap_egress = 0;
+	else
+		dv.tap_ingress = 0;
+	if (bpf_map__update_elem(dl->skel->maps.divert, &key, sizeof(key), &dv, sizeof(dv), BPF_EXIST) < 0)
+		log_warn("delay line: cannot stop diverting to %s: %s", t->name, strerror(errno));
+}
+
 /* Returns whether the TAP may hold more (the batch ran out first). */
 static bool read_tap(struct delayline *dl, struct tap *t)
 {
@@ -370,9 +385,17 @@ static void *line_main(void *arg)
 				log_debug("delay line: timerfd read: %s", strerror(errno));
 		}
 		more = false;
-		for (int i = 0; r > 0 && i < dl->n_taps; i++)
+		for (int i = 0; r > 0 && i < dl->n_taps; i++) {
 			if (pfd[i + 2].revents & POLLIN)
 				more |= read_tap(dl, &dl->taps[i]);
+			if (pfd[i + 2].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				/* Someone deleted the TAP: it would report an error on
+				 * every poll, and this thread runs real-time. */
+				log_warn("delay line: %s is gone; its direction is no longer delayed", dl->taps[i].name);
+				pfd[i + 2].fd = -1;
+				undivert(dl, &dl->taps[i]);
+			}
+		}
 		send_due(dl, false);
 		arm_timer(dl);
 	}

@@ -45,6 +45,15 @@ ck_check "two lines: RTT $rtt within [200, 215] ms (2 x 50 ms each way)" dl_betw
 pk_stop
 ck_check "two lines: state after revert equals before" same_state
 
+# Someone deletes one of the TAPs: that direction passes undelayed (not dropped), the other stays delayed.
+pk_start "$PK_B" auto delay '{"latency": "50ms", "backend": "delay-line"}'
+ip -n "$PK_B" link del "$(dl_taps "$PK_B" | grep 'i[0-9a-f]*$' | head -1)"
+sleep 0.2
+rtt=$(rtt_p50)
+ck_check "deleted ingress TAP: RTT $rtt within [50, 60] ms (egress still delayed, ingress passes)" dl_between 50 60 "$rtt"
+pk_stop
+ck_check "deleted TAP: state after revert equals before" same_state
+
 # Revert while the line holds packets: they go on at once.
 pk_start "$PK_B" auto delay "$DELAY"
 ip netns exec "$PK_A" python3 "$DL_PROBE" udp 10.99.0.2 6000 150 2 >"$CK_TMP/held.json" &

@@ -42,6 +42,8 @@
 /* Scheduling lateness histogram: 10 us buckets up to 20 ms. */
 #define LATE_BUCKET_NS 10000u
 #define LATE_BUCKETS 2000u
+/* Busy without a pause this long (ns): the line drops its real-time priority. */
+#define FLOOD_NS 100000000ull
 
 /* ---- timing core ---------------------------------------------------------- */
 
@@ -341,17 +343,21 @@ static void arm_timer(struct delayline *dl)
 /* The line's accuracy is its thread's wake-up latency: on a busy host a
  * normal thread waits for the CPU behind the host's own work (measured p99
  * 20 ms late on 2 busy cores). The lowest real-time priority wakes it
- * first; RT throttling (sched_rt_runtime_us) still caps it under a flood.
- * CHAOSKIT_DELAYLINE_SCHED=other keeps the normal policy. */
-static void set_priority(void)
+ * first; under a flood it steps down (line_main). CHAOSKIT_DELAYLINE_SCHED=other
+ * keeps the normal policy. */
+static bool realtime_wanted(void)
 {
 	const char *policy = getenv("CHAOSKIT_DELAYLINE_SCHED");
-	if (policy && strcmp(policy, "other") == 0)
-		return;
-	struct sched_param sp = { .sched_priority = 1 };
-	int r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-	if (r != 0)
+	return !(policy && strcmp(policy, "other") == 0);
+}
+
+static bool set_realtime(bool on)
+{
+	struct sched_param sp = { .sched_priority = on ? 1 : 0 };
+	int r = pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &sp);
+	if (r != 0 && on)
 		log_debug("delay line: no real-time priority (%s); delays follow the host's load", strerror(r));
+	return r == 0 && on;
 }
 
 static void *line_main(void *arg)
@@ -359,7 +365,10 @@ static void *line_main(void *arg)
 	struct delayline *dl = arg;
 	/* A poll timeout would get the default 50 us slack; be exact. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	set_priority();
+	bool want_rt = realtime_wanted();
+	bool rt = want_rt && set_realtime(true);
+	uint64_t busy_since = 0;        /* since when frames have been waiting at every turn */
+	unsigned floods = 0;
 	int n = dl->n_taps + 2;
 	struct pollfd *pfd = calloc((size_t)n, sizeof(*pfd));
 	if (!pfd) {
@@ -379,6 +388,21 @@ static void *line_main(void *arg)
 		}
 		if (r > 0 && (pfd[0].revents & POLLIN))
 			break;
+		/* A flood keeps the thread from ever sleeping: after FLOOD_NS of it,
+		 * give the CPU back to the host's normal tasks (the agent's API
+		 * among them) until the line can sleep again. */
+		if (!more) {
+			busy_since = 0;
+			if (want_rt && !rt)
+				rt = set_realtime(true);
+		} else if (busy_since == 0) {
+			busy_since = now_ns();
+		} else if (rt && now_ns() - busy_since > FLOOD_NS) {
+			rt = set_realtime(false);
+			if (floods++ == 0)
+				log_info("delay line: flooded for %u ms, continuing without real-time priority "
+					 "until it can sleep again", (unsigned)(FLOOD_NS / 1000000u));
+		}
 		if (r > 0 && (pfd[1].revents & POLLIN)) {
 			uint64_t expirations;
 			if (read(dl->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)

@@ -6,6 +6,7 @@
 #include "faults/packet.h"
 #include "faults/match_config.h"
 #include "faults/delayline.skel.h"
+#include "faults/scope_variant.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -590,7 +591,9 @@ static int create_taps(struct delayline *dl, const struct shape_spec *spec, cons
 static int load_programs(struct delayline *dl, const struct shape_spec *spec, const struct fault_env *env,
 			 struct fault_error *err)
 {
-	dl->skel = delayline_bpf__open();
+	dl->skel = packet_scope_is_host(&spec->match.scope)
+		? delayline_bpf__open()
+		: delayline_bpf_open_scoped(sizeof(struct delayline_bpf), sizeof(struct delayline_bpf__rodata));
 	if (!dl->skel) {
 		int r = errno ? -errno : -ENOMEM;
 		fault_error_set(err, "", "cannot open the delay line's BPF object: %s", strerror(-r));

@@ -4,6 +4,7 @@
 #include "faults/dns.h"
 #include "faults/match_config.h"
 #include "faults/dns.skel.h"
+#include "faults/scope_variant.h"
 
 #include "common/log.h"
 
@@ -315,7 +316,9 @@ static int fill_patterns(const struct dns_spec *spec, struct bpf_map *map)
 int dns_prog_load(const struct dns_spec *spec, const struct fault_env *env, enum packet_backend backend,
 		  struct dns_bpf **out, struct fault_error *err)
 {
-	struct dns_bpf *skel = dns_bpf__open();
+	struct dns_bpf *skel = packet_scope_is_host(&spec->match.scope)
+		? dns_bpf__open()
+		: dns_bpf_open_scoped(sizeof(struct dns_bpf), sizeof(struct dns_bpf__rodata));
 	if (!skel)
 		return errno ? -errno : -ENOMEM;
 	struct dns_bpf__rodata *ro = skel->rodata;

@@ -2,6 +2,7 @@
 #include "faults/packet.h"
 #include "faults/match_config.h"
 #include "faults/packet.skel.h"
+#include "faults/scope_variant.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -88,9 +89,11 @@ static int hw_csum_targets(const struct packet_spec *spec, int **out, int *n_out
 int packet_prog_load(const struct packet_spec *spec, const struct fault_env *env, enum packet_backend backend,
 		     struct packet_bpf **out, struct fault_error *err)
 {
-	struct packet_bpf *skel = packet_bpf__open();
+	struct packet_bpf *skel = packet_scope_is_host(&spec->scope)
+		? packet_bpf__open()
+		: packet_bpf_open_scoped(sizeof(struct packet_bpf), sizeof(struct packet_bpf__rodata));
 	if (!skel)
-		return -errno ? -errno : -ENOMEM;
+		return errno ? -errno : -ENOMEM;
 
 	struct packet_bpf__rodata *ro = skel->rodata;
 	ro->drop_always = spec->blackhole || spec->probability >= 1.0;

@@ -10,6 +10,10 @@
  * without a local TCP/UDP socket (ICMP, a port nobody listens on, TIME_WAIT)
  * belong to no service and never match a scoped fault on ingress. */
 #pragma once
+/* Only the scoped build of an object (-DCHAOSKIT_SCOPE, faults/meson.build) has the ingress
+ * side: it needs the kernel's BTF at load. The plain build is loaded for faults without a
+ * scope and never calls scope_matches(). */
+#ifdef CHAOSKIT_SCOPE
 #include <bpf/bpf_core_read.h>
 
 /* tc programs may not call bpf_sk_ancestor_cgroup_id(), so the ingress side
@@ -62,6 +66,8 @@ static __always_inline bool scope_sock_matches(struct bpf_sock *bsk)
 	return kn && kn->id == match_cfg.cgroup_id;
 }
 
+#endif
+
 static __always_inline bool scope_matches(struct __sk_buff *skb, bool egress, struct packet_info *pi)
 {
 	if (egress)
@@ -69,6 +75,9 @@ static __always_inline bool scope_matches(struct __sk_buff *skb, bool egress, st
 	if (!pi->has_ports || (pi->l4proto != IPPROTO_TCP && pi->l4proto != IPPROTO_UDP))
 		return false;
 
+#ifndef CHAOSKIT_SCOPE
+	return false;
+#else
 	/* The tuple as the packet carries it: source is the remote end. */
 	struct bpf_sock_tuple tuple;
 	__builtin_memset(&tuple, 0, sizeof(tuple));
@@ -96,4 +105,5 @@ static __always_inline bool scope_matches(struct __sk_buff *skb, bool egress, st
 	bool in_scope = scope_sock_matches(sk);
 	bpf_sk_release(sk);
 	return in_scope;
+#endif
 }

@@ -628,11 +628,17 @@ static int cmd_status(int argc, char **argv)
 		struct json_object *kinds = NULL;
 		json_object_object_get_ex(info->answer, "kinds", &kinds);
 		for (size_t k = 0; kinds && k < json_object_array_length(kinds); k++) {
-			struct json_object *kind = json_object_array_get_idx(kinds, k), *name = NULL, *sup = NULL;
+			struct json_object *kind = json_object_array_get_idx(kinds, k), *name = NULL, *sup = NULL,
+					   *backend = NULL;
 			json_object_object_get_ex(kind, "name", &name);
 			json_object_object_get_ex(kind, "supported", &sup);
-			printf(" %s%s", name ? json_object_get_string(name) : "?",
-			       sup && json_object_get_boolean(sup) ? "" : " (unsupported)");
+			bool supported = sup && json_object_get_boolean(sup);
+			/* the backend this host would use, when the agent says: "delay[delay-line]" */
+			if (supported)
+				json_object_object_get_ex(kind, "backend", &backend);
+			printf(" %s%s%s%s%s", name ? json_object_get_string(name) : "?", backend ? "[" : "",
+			       backend ? json_object_get_string(backend) : "", backend ? "]" : "",
+			       supported ? "" : " (unsupported)");
 		}
 		size_t nf = fl ? json_object_array_length(fl) : 0;
 		printf("\n  active faults: %zu\n", nf);

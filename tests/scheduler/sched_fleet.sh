@@ -10,6 +10,8 @@ ck_expect_eq "status exits 0 when every agent answers" 0 "$RC"
 ck_expect_eq "status lists the three hosts as reachable" 3 "$(grep -c ' reachable ' <<<"$OUT")"
 ck_check "status shows the TLS host's labels" grep -q 'h3  https://10.201.3.2:7070  reachable.*dc=dc1' <<<"$OUT"
 ck_check "status lists the blackhole kind" grep -q 'kinds:.*blackhole' <<<"$OUT"
+ck_check "status shows the backend each kind would use (delay[delay-line] or delay[netem])" \
+	grep -qE 'kinds:.* delay\[(delay-line|netem)\]' <<<"$OUT"
 
 sch_chaos status --inventory "$INV" --select "dc = dc2" --json
 ck_expect_eq "status --select dc=dc2 --json: just h2, reachable" "['h2'] [True]" \

@@ -62,6 +62,23 @@ int agent_state_lock(const char *state_dir, int wait_ms, int *fd_out)
 	return 0;
 }
 
+void agent_fault_table_config(const struct agent_config *cfg, const char *journal_dir, int max_ended,
+			      struct fault_table_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kinds = fault_kinds();
+	out->families = fault_families();
+	out->state_dir = cfg->state_dir;
+	out->journal_dir = journal_dir;
+	out->packet_backend = cfg->packet_backend;
+	out->shape_backend = cfg->shape_backend;
+	out->max_faults = cfg->max_faults;
+	out->max_ended = max_ended;
+	/* Network faults let the agent's own API port through (control-path exemption). */
+	if (cfg->listen_tls[0])
+		out->control_ports[out->n_control_ports++] = cfg->tls_port;
+}
+
 int guardian_spawn(const char *config_path, const char *log_level, struct guardian *out)
 {
 	char self[PATH_MAX];
@@ -144,18 +161,8 @@ int guardian_main(int notify_fd, const struct agent_config *cfg)
 		close(lock_fd);
 		return log_err(1, "guardian: state_dir %s: %s", cfg->state_dir, strerror(-r));
 	}
-	struct fault_table_config tc = {
-		.kinds = fault_kinds(),
-		.families = fault_families(),
-		.state_dir = cfg->state_dir,
-		.journal_dir = journal_dir,
-		.packet_backend = cfg->packet_backend,
-		.shape_backend = cfg->shape_backend,
-		.max_faults = cfg->max_faults,
-		.max_ended = 1,
-	};
-	if (cfg->listen_tls[0])
-		tc.control_ports[tc.n_control_ports++] = cfg->tls_port;
+	struct fault_table_config tc;
+	agent_fault_table_config(cfg, journal_dir, 1, &tc);
 	struct fault_table *table;
 	if (fault_table_new(&tc, &table) < 0) {
 		close(lock_fd);

@@ -3,6 +3,7 @@
  * same journal at once. */
 #pragma once
 #include "agent/config.h"
+#include "agent/fault_table.h"
 
 #include <sys/types.h>
 
@@ -14,6 +15,11 @@ struct guardian {
 /* Takes state_dir/agent.lock (flock, exclusive), retrying for up to wait_ms.
  * *fd_out holds the lock until closed (O_CLOEXEC). -EBUSY if still held. */
 int agent_state_lock(const char *state_dir, int wait_ms, int *fd_out);
+
+/* The fault table settings of an agent with config `cfg` (its kinds, families, backends,
+ * control port), for the agent itself and for the guardian's recovery. Strings point into cfg. */
+void agent_fault_table_config(const struct agent_config *cfg, const char *journal_dir, int max_ended,
+			      struct fault_table_config *out);
 
 /* Starts `chaos-agent --guardian FD --config CONFIG` (this executable). */
 int guardian_spawn(const char *config_path, const char *log_level, struct guardian *out);

@@ -124,22 +124,11 @@ static int run(const struct agent_config *cfg, const char *log_level)
 		return log_err(1, "state_dir %s: %s", cfg->state_dir, strerror(-r));
 	}
 
-	struct fault_table_config tc = {
-		.kinds = fault_kinds(),
-		.families = fault_families(),
-		.state_dir = cfg->state_dir,
-		.journal_dir = journal_dir,
-		.packet_backend = cfg->packet_backend,
-		.shape_backend = cfg->shape_backend,
-		.max_faults = cfg->max_faults,
-		.max_ended = 64,
-	};
+	struct fault_table_config tc;
+	agent_fault_table_config(cfg, journal_dir, 64, &tc);
 	struct api api = { .cfg = cfg, .kinds = fault_kinds() };
-	/* Network faults let the agent's own API port through (control-path exemption). */
-	if (cfg->listen_tls[0]) {
-		tc.control_ports[tc.n_control_ports++] = cfg->tls_port;
+	if (cfg->listen_tls[0])
 		api.control_ports[api.n_control_ports++] = cfg->tls_port;
-	}
 	struct http_listener *tls = NULL, *local = NULL;
 	struct fault_table *table = NULL;
 	struct guardian guardian = { .pid = -1, .notify_fd = -1 };

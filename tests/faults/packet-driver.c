@@ -14,15 +14,14 @@
  *   packet-driver --netns NS --tcx-state      tcx programs attached per interface
  */
 #include "common/log.h"
+#include "driver-netns.h"
 #include "faults/packet.h"
 #include "faults/registry.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <net/if.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,20 +35,6 @@ static void on_signal(int sig) { (void)sig; stop = 1; }
 static double elapsed_ms(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static int enter_netns(const char *name)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_err(-errno, "open %s: %s", path, strerror(errno));
-	int r = setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
-	close(fd);
-	if (r < 0)
-		return log_err(r, "setns %s: %s", name, strerror(-r));
-	return 0;
 }
 
 /* tcx attachments per interface: neither tc nor this bpftool shows them. */
@@ -135,7 +120,7 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	if (enter_netns(netns) < 0)
+	if (driver_enter_netns(netns) < 0)
 		return 1;
 
 	if (do_tcx_state)

@@ -7,16 +7,12 @@
 ck_init ckt-qd5
 . "$CK_SOURCE_DIR/tests/agent/agent_lib.sh"
 . "$CK_SOURCE_DIR/tests/faults/qdisc-lib.sh"
-qd_require
 ck_require_tools curl
 [ -x "$CK_AGENT" ] || ck_skip "chaos-agent is not built"
-qd_setup
+qd_begin tbf bandwidth --rate-bps 8000000 --direction both
 SOCK="$CK_TMP/run/agent.sock"
 STATE="$CK_TMP/state"
 mkdir -p "$CK_TMP/run"
-
-reason=$("$QD_DRIVER" --netns "$QD_A" --probe --kind bandwidth --rate-bps 8000000 --direction both) ||
-	ck_skip "tbf backend unavailable: ${reason#unsupported: }"
 
 has_guardian() { grep -aq 'guardian must be true or false' "$CK_AGENT" 2>/dev/null; }
 no_guardian_cfg() { if has_guardian; then echo 'guardian = false;'; fi; }

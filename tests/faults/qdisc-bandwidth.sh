@@ -5,12 +5,8 @@
 . "$CK_TESTS_LIB"
 ck_init ckt-qd1
 . "$CK_SOURCE_DIR/tests/faults/qdisc-lib.sh"
-qd_require
-qd_setup
 RATE=8000000
-
-reason=$("$QD_DRIVER" --netns "$QD_A" --probe --kind bandwidth --rate-bps $RATE --direction both) ||
-	ck_skip "tbf backend unavailable: ${reason#unsupported: }"
+qd_begin tbf bandwidth --rate-bps $RATE --direction both
 
 BEFORE=$(qd_state)
 qd_rate "$QD_B" 10.77.0.2 "$QD_A" 2

@@ -15,13 +15,12 @@
  *       prints "ok" or "unsupported: REASON" (exit 3)
  */
 #include "common/log.h"
+#include "driver-netns.h"
 #include "faults/packet.h"
 #include "faults/qdisc_shape.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,44 +31,25 @@
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
-static int enter_netns(const char *name)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_err(-errno, "open %s: %s", path, strerror(errno));
-	int r = setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
-	close(fd);
-	if (r < 0)
-		return log_err(r, "setns %s: %s", name, strerror(-r));
-	return 0;
-}
+struct option_word {
+	const char *word;
+	int value;
+};
 
-static int parse_kind(const char *s, enum shape_kind *out)
-{
-	if (strcmp(s, "delay") == 0)
-		*out = SHAPE_DELAY;
-	else if (strcmp(s, "reorder") == 0)
-		*out = SHAPE_REORDER;
-	else if (strcmp(s, "bandwidth") == 0)
-		*out = SHAPE_BANDWIDTH;
-	else
-		return -EINVAL;
-	return 0;
-}
+static const struct option_word kind_words[] = {
+	{ "delay", SHAPE_DELAY }, { "reorder", SHAPE_REORDER }, { "bandwidth", SHAPE_BANDWIDTH }, { NULL, 0 },
+};
+static const struct option_word direction_words[] = {
+	{ "egress", PACKET_DIR_EGRESS }, { "ingress", PACKET_DIR_INGRESS }, { "both", PACKET_DIR_BOTH }, { NULL, 0 },
+};
 
-static int parse_direction(const char *s, enum packet_direction *out)
+/* The value of WORD in TABLE (ended by a NULL word), or -EINVAL. */
+static int lookup_word(const struct option_word *table, const char *word)
 {
-	if (strcmp(s, "egress") == 0)
-		*out = PACKET_DIR_EGRESS;
-	else if (strcmp(s, "ingress") == 0)
-		*out = PACKET_DIR_INGRESS;
-	else if (strcmp(s, "both") == 0)
-		*out = PACKET_DIR_BOTH;
-	else
-		return -EINVAL;
-	return 0;
+	for (; table->word; table++)
+		if (strcmp(table->word, word) == 0)
+			return table->value;
+	return -EINVAL;
 }
 
 static int write_record(const char *path, struct json_object *record)
@@ -159,7 +139,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ 0 },
 	};
-	int c;
+	int c, word;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case O_NETNS: netns = optarg; break;
@@ -168,10 +148,12 @@ int main(int argc, char **argv)
 		case O_SWEEP: sweep = true; break;
 		case O_PROBE: probe = true; break;
 		case O_KIND:
-			if (parse_kind(optarg, &spec.kind) < 0) {
+			word = lookup_word(kind_words, optarg);
+			if (word < 0) {
 				fprintf(stderr, "unknown kind %s\n", optarg);
 				return 64;
 			}
+			spec.kind = (enum shape_kind)word;
 			break;
 		case O_LAT: spec.latency_us = strtoull(optarg, NULL, 10); break;
 		case O_JIT: spec.jitter_us = strtoull(optarg, NULL, 10); break;
@@ -182,10 +164,12 @@ int main(int argc, char **argv)
 		case O_BURST: spec.burst_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case O_QUEUE: spec.queue_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case O_DIR:
-			if (parse_direction(optarg, &spec.match.direction) < 0) {
+			word = lookup_word(direction_words, optarg);
+			if (word < 0) {
 				fprintf(stderr, "unknown direction %s\n", optarg);
 				return 64;
 			}
+			spec.match.direction = (enum packet_direction)word;
 			break;
 		case O_IF:
 			if (spec.match.n_interfaces < PACKET_MAX_INTERFACES)
@@ -200,7 +184,7 @@ int main(int argc, char **argv)
 			return 64;
 		}
 	}
-	if (!netns || enter_netns(netns) < 0)
+	if (!netns || driver_enter_netns(netns) < 0)
 		return 64;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);

@@ -19,6 +19,15 @@ qd_setup() {
 	# Settled (carrier, IPv6 link-local past DAD) so that before/after states compare.
 	ck_wait_for 10 qd_settled || ck_die "veth pair did not come up"
 }
+# qd_begin BACKEND KIND PROBE_ARGS...: qd_require and qd_setup, then exits 77 unless
+# the driver can apply KIND with PROBE_ARGS here (BACKEND names it in the message).
+qd_begin() {
+	local backend=$1 kind=$2 reason; shift 2
+	qd_require
+	qd_setup
+	reason=$("$QD_DRIVER" --netns "$QD_A" --probe --kind "$kind" "$@") ||
+		ck_skip "$backend backend unavailable: ${reason#unsupported: }"
+}
 qd_settled() {
 	local ns
 	for ns in "$QD_A" "$QD_B"; do

@@ -6,12 +6,8 @@
 . "$CK_TESTS_LIB"
 ck_init ckt-qd3
 . "$CK_SOURCE_DIR/tests/faults/qdisc-lib.sh"
-qd_require
-qd_setup
 RATE=8000000
-
-reason=$("$QD_DRIVER" --netns "$QD_A" --probe --kind bandwidth --rate-bps $RATE --direction both) ||
-	ck_skip "tbf backend unavailable: ${reason#unsupported: }"
+qd_begin tbf bandwidth --rate-bps $RATE --direction both
 
 BEFORE=$(qd_state)
 # (Output captured first: grep -q closing the pipe early fails a pipeline under pipefail.)

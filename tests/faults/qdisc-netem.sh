@@ -6,12 +6,8 @@
 . "$CK_TESTS_LIB"
 ck_init ckt-qd4
 . "$CK_SOURCE_DIR/tests/faults/qdisc-lib.sh"
-qd_require
-qd_setup
 UDP="$CK_SOURCE_DIR/tests/faults/qdisc-netem-udp.py"
-
-reason=$("$QD_DRIVER" --netns "$QD_A" --probe --kind delay --direction both) ||
-	ck_skip "netem backend unavailable: ${reason#unsupported: }"
+qd_begin netem delay --direction both
 
 BEFORE=$(qd_state)
 ip netns exec "$QD_B" python3 "$UDP" echo 10.77.0.2 6000 40 >"$CK_TMP/echo.out" 2>&1 &

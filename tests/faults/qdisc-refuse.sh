@@ -8,12 +8,8 @@
 . "$CK_TESTS_LIB"
 ck_init ckt-qd2
 . "$CK_SOURCE_DIR/tests/faults/qdisc-lib.sh"
-qd_require
-qd_setup
 RATE=8000000
-
-reason=$("$QD_DRIVER" --netns "$QD_A" --probe --kind bandwidth --rate-bps $RATE --direction both) ||
-	ck_skip "tbf backend unavailable: ${reason#unsupported: }"
+qd_begin tbf bandwidth --rate-bps $RATE --direction both
 
 out=$("$QD_DRIVER" --netns "$QD_A" --probe --kind bandwidth --rate-bps $RATE --match-tcp || true)
 ck_expect_eq "probe refuses a fault that matches packets" \

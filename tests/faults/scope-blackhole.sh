@@ -8,12 +8,7 @@ ck_require_root
 ck_init ckt-cg
 . "$CK_SOURCE_DIR/tests/faults/scope-lib.sh"
 sc_require
-
-A=ckt-cg-a B=ckt-cg-b
-ck_netns $A; ck_netns $B
-ck_link $A v0 10.99.0.1/24 $B v0 10.99.0.2/24 fd99::1/64 fd99::2/64
-sc_cgroup ckt-cg-victim
-VICTIM=$SC_CG
+sc_setup
 sc_agent $A
 N=40
 

@@ -14,6 +14,16 @@ sc_require() {
 	[ -x "$CK_AGENT" ] || ck_skip "chaos-agent is not built"
 }
 
+# sc_setup: namespaces $A (10.99.0.1, fd99::1) and $B (10.99.0.2, fd99::2) joined
+# by v0, and the victim cgroup $CK_PREFIX-victim (directory in $VICTIM).
+sc_setup() {
+	A=$CK_PREFIX-a B=$CK_PREFIX-b
+	ck_netns "$A"; ck_netns "$B"
+	ck_link "$A" v0 10.99.0.1/24 "$B" v0 10.99.0.2/24 fd99::1/64 fd99::2/64
+	sc_cgroup "$CK_PREFIX-victim"
+	VICTIM=$SC_CG
+}
+
 # Kills what runs in a cgroup of ours (only this test's processes are ever put
 # there) and removes it.
 sc_cgroup_remove() {

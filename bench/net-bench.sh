@@ -57,11 +57,11 @@ config_on() {
 	tcx|clsact)
 		local sock=$SOCK_TCX r
 		[ "$1" = clsact ] && sock=$SOCK_CLSACT
-		r=$(nb_req "$sock" POST /v1/faults "$FAULT")
+		r=$(ckagt_req "$sock" POST /v1/faults "$FAULT")
 		[ "${r%% *}" = 201 ] || nb_die "apply on $1: $r"
-		FAULT_ID=$(nb_json id <<<"${r#* }")
+		FAULT_ID=$(ckagt_json id <<<"${r#* }")
 		local backend
-		backend=$(nb_req "$sock" GET "/v1/faults/$FAULT_ID")
+		backend=$(ckagt_req "$sock" GET "/v1/faults/$FAULT_ID")
 		grep -q "\"backend\": *\"$1\"" <<<"$backend" || nb_die "fault does not run on $1: $backend"
 		;;
 	iptables)
@@ -75,7 +75,7 @@ config_off() {
 	tcx|clsact)
 		local sock=$SOCK_TCX r
 		[ "$1" = clsact ] && sock=$SOCK_CLSACT
-		r=$(nb_req "$sock" DELETE "/v1/faults/$FAULT_ID")
+		r=$(ckagt_req "$sock" DELETE "/v1/faults/$FAULT_ID")
 		[ "${r%% *}" = 200 ] || nb_die "revert on $1: $r"
 		;;
 	iptables)

@@ -61,7 +61,7 @@ apply() {
 	local match=',"match":{"protocol":"udp"}'
 	[ "$1" = netem ] && match=',"interfaces":["eth0"]'
 	body="{\"kind\":\"delay\",\"duration\":\"10m\",\"params\":{\"latency\":\"$LATENCY\",\"backend\":\"$1\"$match$2}}"
-	r=$(nb_req "$SOCK" POST /v1/faults "$body")
+	r=$(ckagt_req "$SOCK" POST /v1/faults "$body")
 	if [ "${r%% *}" != 201 ]; then
 		APPLY_ERROR=$(python3 -c 'import json,sys
 try:
@@ -71,12 +71,12 @@ except Exception:
     print(sys.argv[1])' "${r#* }")
 		return 1
 	fi
-	FAULT_ID=$(nb_json id <<<"${r#* }")
-	FAULT_BACKEND=$(nb_req "$SOCK" GET "/v1/faults/$FAULT_ID" | sed -n 's/.*"backend": *"\([^"]*\)".*/\1/p')
+	FAULT_ID=$(ckagt_json id <<<"${r#* }")
+	FAULT_BACKEND=$(ckagt_req "$SOCK" GET "/v1/faults/$FAULT_ID" | sed -n 's/.*"backend": *"\([^"]*\)".*/\1/p')
 }
 revert() {
 	local r
-	r=$(nb_req "$SOCK" DELETE "/v1/faults/$FAULT_ID")
+	r=$(ckagt_req "$SOCK" DELETE "/v1/faults/$FAULT_ID")
 	[ "${r%% *}" = 200 ] || nb_die "revert: $r"
 }
 

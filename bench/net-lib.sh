@@ -9,6 +9,9 @@ NB_ADDR_A=10.99.40.1
 NB_ADDR_B=10.99.40.2
 NB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NB_PIDS=()
+# The agent API helpers of the integration tests: ckagt_req (responses kept in
+# $CK_TMP, set by nb_setup) and ckagt_json.
+. "$NB_SRC/tests/agent/agent_lib.sh"
 
 nb_die() { echo "net-bench: $*" >&2; exit 1; }
 nb_log() { echo "# $*" >&2; }
@@ -40,6 +43,7 @@ nb_setup() {
 	[ -x "$NB_AGENT" ] || nb_die "$NB_AGENT not built (ninja -C $NB_BUILD agent/chaos-agent)"
 	nb_remove_namespaces
 	NB_TMP=$(mktemp -d /tmp/ckt-bench.XXXXXX)
+	CK_TMP=$NB_TMP
 	trap nb_cleanup EXIT
 	trap 'exit 130' INT TERM
 	ip netns add "$NB_A"
@@ -80,18 +84,6 @@ nb_agent() {
 	nb_die "agent $name did not start"
 }
 
-# nb_req SOCK METHOD PATH [BODY]: prints "STATUS BODY".
-nb_req() {
-	local sock=$1 method=$2 path=$3 body=${4:-}
-	local args=(-s -o "$NB_TMP/resp" -w '%{http_code}' --unix-socket "$sock" -X "$method" "http://agent$path")
-	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-	local code
-	code=$(curl "${args[@]}" 2>/dev/null) || code=000
-	printf '%s %s\n' "$code" "$(tr -d '\n' <"$NB_TMP/resp" 2>/dev/null)"
-}
-
-# nb_json FIELD: a top-level field of the JSON on stdin.
-nb_json() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"; }
 
 # nb_machine: the machine line for docs/performance.md.
 nb_machine() {

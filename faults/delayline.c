@@ -719,13 +719,10 @@ int delayline_destroy(struct delayline *dl)
 int delayline_create(const struct shape_spec *spec, const struct fault_env *env, struct delayline **out,
 		     struct json_object *record, struct fault_error *err)
 {
-	char reason[256];
 	enum packet_backend backend;
-	int r = packet_backend_choose(env ? env->packet_backend : NULL, &backend, reason, sizeof(reason));
-	if (r < 0) {
-		fault_error_set(err, "", "%s", reason);
+	int r = packet_backend_for_env(env, &backend, err);
+	if (r < 0)
 		return r;
-	}
 	struct delayline *dl = calloc(1, sizeof(*dl));
 	if (!dl) {
 		fault_error_set(err, "", "out of memory");

@@ -231,22 +231,17 @@ static int parse_match_key(const char *key, struct json_object *v, struct dns_sp
 
 int dns_spec_parse(struct json_object *params, struct dns_spec **out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct dns_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = packet_spec_alloc(params, sizeof(struct dns_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct dns_spec *spec = allocated;
 	spec->action = DNS_ACTION_TIMEOUT;
 	spec->probability = 1.0;
 	spec->port = 53;
 	packet_match_defaults(&spec->match);
 	spec->match.direction = PACKET_DIR_EGRESS;
 
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "names") == 0)
@@ -390,12 +385,6 @@ int dns_prog_counters(struct dns_bpf *skel, struct dns_counters *out)
 
 /* ---- the kind ---- */
 
-static int dns_probe(char *reason, size_t len)
-{
-	enum packet_backend backend;
-	return packet_backend_choose("auto", &backend, reason, len);
-}
-
 static int dns_parse(struct json_object *params, void **spec, struct fault_error *err)
 {
 	struct dns_spec *s;
@@ -435,13 +424,10 @@ static int dns_apply(const void *spec_v, const struct fault_env *env, void **han
 		     struct fault_error *err)
 {
 	const struct dns_spec *spec = spec_v;
-	char reason[256];
 	enum packet_backend backend;
-	int r = packet_backend_choose(env ? env->packet_backend : NULL, &backend, reason, sizeof(reason));
-	if (r < 0) {
-		fault_error_set(err, "", "%s", reason);
+	int r = packet_backend_for_env(env, &backend, err);
+	if (r < 0)
 		return r;
-	}
 	struct dns_handle *h = calloc(1, sizeof(*h));
 	if (!h) {
 		fault_error_set(err, "", "out of memory");
@@ -450,10 +436,7 @@ static int dns_apply(const void *spec_v, const struct fault_env *env, void **han
 	struct fault_error load_err = { .key = "", .msg = "" };
 	r = dns_prog_load(spec, env, backend, &h->skel, &load_err);
 	if (r < 0) {
-		if (load_err.msg[0])
-			fault_error_set(err, load_err.key, "%s", load_err.msg);
-		else
-			fault_error_set(err, "", "cannot load the BPF program: %s", strerror(-r));
+		packet_load_error_report(err, &load_err, r);
 		handle_free(h);
 		return r;
 	}
@@ -515,7 +498,7 @@ const struct fault_kind dns_kind = {
 	.name = "dns",
 	.family = "dns",
 	.summary = "DNS queries for matching names time out, are refused or get NXDOMAIN/SERVFAIL (eBPF on tc egress)",
-	.probe = dns_probe,
+	.probe = packet_backend_probe,
 	.describe = packet_backend_describe,
 	.parse = dns_parse,
 	.spec_free = dns_spec_free,

@@ -11,6 +11,7 @@
  * while the fault lasts: recover() and sweep() work from another process. */
 #include "faults/fault.h"
 
+#include "common/netlink.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -233,18 +234,6 @@ static struct json_object *link_spec_to_json(const void *spec_v)
 }
 
 /* --- raw netlink: dumps and replays --------------------------------------------- */
-
-static struct nl_sock *route_socket(void)
-{
-	struct nl_sock *sk = nl_socket_alloc();
-	if (!sk)
-		return NULL;
-	if (nl_connect(sk, NETLINK_ROUTE) < 0) {
-		nl_socket_free(sk);
-		return NULL;
-	}
-	return sk;
-}
 
 struct msg_list {
 	struct nlmsghdr **msgs;
@@ -808,7 +797,7 @@ static struct json_object *state_read(const char *state_dir, const char *fault_i
 
 static int link_probe(char *reason, size_t len)
 {
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk) {
 		snprintf(reason, len, "cannot open a NETLINK_ROUTE socket");
 		return -EPROTONOSUPPORT;
@@ -847,7 +836,7 @@ static void *flap_thread(void *arg)
 {
 	struct link_handle *h = arg;
 	/* libnl sockets are not shared between threads: this one is the thread's own. */
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk)
 		log_error("link-flap %s: no netlink socket; the links stay down until revert", h->fault_id);
 	pthread_mutex_lock(&h->lock);
@@ -950,7 +939,7 @@ static int link_apply(const void *spec_v, const struct fault_env *env, void **ha
 	snprintf(h->state_dir, sizeof(h->state_dir), "%s", env->state_dir ? env->state_dir : "");
 	h->interfaces = json_object_new_array();
 
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk) {
 		handle_free(h);
 		fault_error_set(err, "", "cannot open a NETLINK_ROUTE socket");
@@ -1041,7 +1030,7 @@ static int link_revert(void *handle_v)
 		pthread_mutex_unlock(&h->lock);
 		pthread_join(h->thread, NULL);
 	}
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	int r = -EPROTONOSUPPORT;
 	if (sk) {
 		r = restore_all(sk, h->interfaces, h->marker, true);
@@ -1079,7 +1068,7 @@ static int link_recover(struct json_object *record, const struct fault_env *env)
 	const char *marker = json_str(record, "marker");
 	int r = 0;
 	if (marker) {
-		struct nl_sock *sk = route_socket();
+		struct nl_sock *sk = netlink_route_socket();
 		if (!sk) {
 			json_object_put(from_file);
 			return -EPROTONOSUPPORT;
@@ -1175,7 +1164,7 @@ static void sweep_state_files(const char *state_dir)
 
 static int link_sweep(const struct fault_env *env)
 {
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk)
 		return -EPROTONOSUPPORT;
 	struct nl_cache *cache = NULL;

@@ -11,12 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int packet_probe(char *reason, size_t len)
-{
-	enum packet_backend backend;
-	return packet_backend_choose("auto", &backend, reason, len);
-}
-
 void packet_backend_describe(const struct fault_env *env, struct json_object *out)
 {
 	char reason[256];
@@ -25,40 +19,35 @@ void packet_backend_describe(const struct fault_env *env, struct json_object *ou
 		json_object_object_add(out, "backend", json_object_new_string(packet_backend_name(backend)));
 }
 
-static int packet_loss_parse(struct json_object *params, void **spec, struct fault_error *err)
+static int parse_into(struct json_object *params, bool blackhole, enum packet_action action, void **spec,
+		      struct fault_error *err)
 {
 	struct packet_spec *s;
-	int r = packet_spec_parse(params, false, &s, err);
+	int r = action == PACKET_ACTION_DROP ? packet_spec_parse(params, blackhole, &s, err)
+					     : packet_spec_parse_action(params, action, &s, err);
 	if (r == 0)
 		*spec = s;
 	return r;
+}
+
+static int packet_loss_parse(struct json_object *params, void **spec, struct fault_error *err)
+{
+	return parse_into(params, false, PACKET_ACTION_DROP, spec, err);
 }
 
 static int blackhole_parse(struct json_object *params, void **spec, struct fault_error *err)
 {
-	struct packet_spec *s;
-	int r = packet_spec_parse(params, true, &s, err);
-	if (r == 0)
-		*spec = s;
-	return r;
+	return parse_into(params, true, PACKET_ACTION_DROP, spec, err);
 }
 
 static int packet_duplicate_parse(struct json_object *params, void **spec, struct fault_error *err)
 {
-	struct packet_spec *s;
-	int r = packet_spec_parse_action(params, PACKET_ACTION_DUPLICATE, &s, err);
-	if (r == 0)
-		*spec = s;
-	return r;
+	return parse_into(params, false, PACKET_ACTION_DUPLICATE, spec, err);
 }
 
 static int packet_corrupt_parse(struct json_object *params, void **spec, struct fault_error *err)
 {
-	struct packet_spec *s;
-	int r = packet_spec_parse_action(params, PACKET_ACTION_CORRUPT, &s, err);
-	if (r == 0)
-		*spec = s;
-	return r;
+	return parse_into(params, false, PACKET_ACTION_CORRUPT, spec, err);
 }
 
 static void packet_spec_free(void *spec)
@@ -92,13 +81,10 @@ static int packet_apply(const void *spec_v, const struct fault_env *env, void **
 			struct json_object *record, struct fault_error *err)
 {
 	const struct packet_spec *spec = spec_v;
-	char reason[256];
 	enum packet_backend backend;
-	int r = packet_backend_choose(env ? env->packet_backend : NULL, &backend, reason, sizeof(reason));
-	if (r < 0) {
-		fault_error_set(err, "", "%s", reason);
+	int r = packet_backend_for_env(env, &backend, err);
+	if (r < 0)
 		return r;
-	}
 	struct packet_handle *h = calloc(1, sizeof(*h));
 	if (!h) {
 		fault_error_set(err, "", "out of memory");
@@ -108,10 +94,7 @@ static int packet_apply(const void *spec_v, const struct fault_env *env, void **
 	struct fault_error load_err = { .key = "", .msg = "" };
 	r = packet_prog_load(spec, env, backend, &h->skel, &load_err);
 	if (r < 0) {
-		if (load_err.msg[0])
-			fault_error_set(err, load_err.key, "%s", load_err.msg);
-		else
-			fault_error_set(err, "", "cannot load the BPF program: %s", strerror(-r));
+		packet_load_error_report(err, &load_err, r);
 		handle_free(h);
 		return r;
 	}
@@ -168,7 +151,7 @@ const struct fault_kind packet_loss_kind = {
 	.name = "packet-loss",
 	.family = "packet",
 	.summary = "drop a random share of matched packets (eBPF on tc: tcx or clsact)",
-	.probe = packet_probe,
+	.probe = packet_backend_probe,
 	.describe = packet_backend_describe,
 	.parse = packet_loss_parse,
 	.spec_free = packet_spec_free,
@@ -183,7 +166,7 @@ const struct fault_kind blackhole_kind = {
 	.name = "blackhole",
 	.family = "packet",
 	.summary = "drop every matched packet (eBPF on tc: tcx or clsact)",
-	.probe = packet_probe,
+	.probe = packet_backend_probe,
 	.describe = packet_backend_describe,
 	.parse = blackhole_parse,
 	.spec_free = packet_spec_free,
@@ -198,7 +181,7 @@ const struct fault_kind packet_duplicate_kind = {
 	.name = "packet-duplicate",
 	.family = "packet",
 	.summary = "send a random share of matched packets twice (eBPF on tc: tcx or clsact)",
-	.probe = packet_probe,
+	.probe = packet_backend_probe,
 	.describe = packet_backend_describe,
 	.parse = packet_duplicate_parse,
 	.spec_free = packet_spec_free,
@@ -213,7 +196,7 @@ const struct fault_kind packet_corrupt_kind = {
 	.name = "packet-corrupt",
 	.family = "packet",
 	.summary = "change payload bytes of a random share of matched packets (eBPF on tc: tcx or clsact)",
-	.probe = packet_probe,
+	.probe = packet_backend_probe,
 	.describe = packet_backend_describe,
 	.parse = packet_corrupt_parse,
 	.spec_free = packet_spec_free,

@@ -71,6 +71,9 @@ struct json_object *packet_spec_to_json(const struct packet_spec *spec);
 /* The same for packet-duplicate and packet-corrupt (action DUPLICATE or CORRUPT). */
 int packet_spec_parse_action(struct json_object *params, enum packet_action action, struct packet_spec **out,
 			     struct fault_error *err);
+/* The start of every parse() of a kind's params: `params` is NULL or an object,
+ * *out a zeroed spec of `size` bytes the caller frees. -errno with err set. */
+int packet_spec_alloc(struct json_object *params, size_t size, void **out, struct fault_error *err);
 
 /* The matching part of the parameters, for every kind that acts on matched
  * packets (delay, duplication, corruption, DNS ...): such a kind embeds a
@@ -122,6 +125,13 @@ const char *packet_backend_name(enum packet_backend b);
 /* Chooses the backend for a preference "auto", "tcx", "clsact" (NULL = auto).
  * Returns 0 and the backend, or -errno with a reason. The tcx probe is cached. */
 int packet_backend_choose(const char *preference, enum packet_backend *out, char *reason, size_t len);
+/* The same as the probe() of the kinds built on these backends ("auto"). */
+int packet_backend_probe(char *reason, size_t len);
+/* packet_backend_choose() for env->packet_backend, the reason written into `err`. */
+int packet_backend_for_env(const struct fault_env *env, enum packet_backend *out, struct fault_error *err);
+/* A BPF object's load failed with `r`: `load_err` when the loader said why,
+ * otherwise "cannot load the BPF program: <strerror>", into `err`. */
+void packet_load_error_report(struct fault_error *err, const struct fault_error *load_err, int r);
 /* describe() of the kinds built on these backends: {"backend": "tcx"|"clsact"}, the
  * one env->packet_backend leads to on this host (nothing when none works). */
 void packet_backend_describe(const struct fault_env *env, struct json_object *out);

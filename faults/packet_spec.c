@@ -261,54 +261,6 @@ int packet_match_parse_key(const char *key, struct json_object *v, struct packet
 	return r < 0 ? r : 1;
 }
 
-int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_spec **out,
-		      struct fault_error *err)
-{
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct packet_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
-	spec->blackhole = blackhole;
-	spec->probability = 1.0;
-	packet_match_defaults(spec);
-
-	bool have_probability = false;
-	int r = 0;
-	if (params) {
-		json_object_object_foreach(params, key, v) {
-			if (strcmp(key, "probability") == 0 && !blackhole) {
-				r = parse_probability(v, &spec->probability, err);
-				have_probability = true;
-			} else if (strcmp(key, "probability") == 0) {
-				fault_error_set(err, "probability",
-						"blackhole drops every matched packet; use packet-loss for a share");
-				r = -EINVAL;
-			} else if ((r = packet_match_parse_key(key, v, spec, err)) == 0) {
-				fault_error_set(err, key, "unknown parameter (known: %s" PACKET_MATCH_KEYS ")",
-						blackhole ? "" : "probability, ");
-				r = -EINVAL;
-			}
-			if (r < 0)
-				break;
-		}
-	}
-	if (r == 0 && !blackhole && !have_probability) {
-		fault_error_set(err, "probability", "is required (a number in (0, 1])");
-		r = -EINVAL;
-	}
-	if (r < 0) {
-		free(spec);
-		return r;
-	}
-	*out = spec;
-	return 0;
-}
-
 static int parse_corrupt_bytes(struct json_object *v, int *out, struct fault_error *err)
 {
 	int64_t n = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
@@ -343,34 +295,52 @@ static int parse_action_key(const char *key, struct json_object *v, struct packe
 	return r < 0 ? r : 1;
 }
 
-int packet_spec_parse_action(struct json_object *params, enum packet_action action, struct packet_spec **out,
-			     struct fault_error *err)
+int packet_spec_alloc(struct json_object *params, size_t size, void **out, struct fault_error *err)
 {
-	if (action != PACKET_ACTION_DUPLICATE && action != PACKET_ACTION_CORRUPT)
-		return -EINVAL;
 	if (params && !json_object_is_type(params, json_type_object)) {
 		fault_error_set(err, "", "params must be an object");
 		return -EINVAL;
 	}
-	struct packet_spec *spec = calloc(1, sizeof(*spec));
+	void *spec = calloc(1, size);
 	if (!spec) {
 		fault_error_set(err, "", "out of memory");
 		return -ENOMEM;
 	}
+	*out = spec;
+	return 0;
+}
+
+/* Every kind of the family: blackhole has no probability (it is 1), the others
+ * require one; packet-corrupt adds its own keys. */
+static int parse_kind(struct json_object *params, bool blackhole, enum packet_action action,
+		      struct packet_spec **out, struct fault_error *err)
+{
+	void *allocated;
+	int r = packet_spec_alloc(params, sizeof(struct packet_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct packet_spec *spec = allocated;
+	spec->blackhole = blackhole;
+	spec->probability = 1.0;
 	spec->action = action;
-	spec->corrupt_bytes = 1;
+	if (action != PACKET_ACTION_DROP)
+		spec->corrupt_bytes = 1;
 	packet_match_defaults(spec);
 
 	bool have_probability = false;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
-			if (strcmp(key, "probability") == 0) {
+			if (strcmp(key, "probability") == 0 && !blackhole) {
 				r = parse_probability(v, &spec->probability, err);
 				have_probability = true;
+			} else if (strcmp(key, "probability") == 0) {
+				fault_error_set(err, "probability",
+						"blackhole drops every matched packet; use packet-loss for a share");
+				r = -EINVAL;
 			} else if ((r = parse_action_key(key, v, spec, err)) == 0 &&
 				   (r = packet_match_parse_key(key, v, spec, err)) == 0) {
-				fault_error_set(err, key, "unknown parameter (known: probability, %s" PACKET_MATCH_KEYS ")",
+				fault_error_set(err, key, "unknown parameter (known: %s%s" PACKET_MATCH_KEYS ")",
+						blackhole ? "" : "probability, ",
 						action == PACKET_ACTION_CORRUPT ? "bytes, fix_checksum, " : "");
 				r = -EINVAL;
 			}
@@ -378,7 +348,7 @@ int packet_spec_parse_action(struct json_object *params, enum packet_action acti
 				break;
 		}
 	}
-	if (r >= 0 && !have_probability) {
+	if (r >= 0 && !blackhole && !have_probability) {
 		fault_error_set(err, "probability", "is required (a number in (0, 1])");
 		r = -EINVAL;
 	}
@@ -388,6 +358,20 @@ int packet_spec_parse_action(struct json_object *params, enum packet_action acti
 	}
 	*out = spec;
 	return 0;
+}
+
+int packet_spec_parse(struct json_object *params, bool blackhole, struct packet_spec **out,
+		      struct fault_error *err)
+{
+	return parse_kind(params, blackhole, PACKET_ACTION_DROP, out, err);
+}
+
+int packet_spec_parse_action(struct json_object *params, enum packet_action action, struct packet_spec **out,
+			     struct fault_error *err)
+{
+	if (action != PACKET_ACTION_DUPLICATE && action != PACKET_ACTION_CORRUPT)
+		return -EINVAL;
+	return parse_kind(params, false, action, out, err);
 }
 
 static struct json_object *cidrs_to_json(const struct packet_cidr_list *list)

@@ -2,6 +2,7 @@
  * cls_bpf filters (survive it; recognisable by priority and handle so that
  * recover() and sweep() can remove them). */
 #include "faults/packet.h"
+#include "common/netlink.h"
 #include "common/log.h"
 
 #include <bpf/bpf.h>
@@ -174,6 +175,29 @@ int packet_backend_choose(const char *preference, enum packet_backend *out, char
 	return -EINVAL;
 }
 
+int packet_backend_probe(char *reason, size_t len)
+{
+	enum packet_backend backend;
+	return packet_backend_choose("auto", &backend, reason, len);
+}
+
+int packet_backend_for_env(const struct fault_env *env, enum packet_backend *out, struct fault_error *err)
+{
+	char reason[256];
+	int r = packet_backend_choose(env ? env->packet_backend : NULL, out, reason, sizeof(reason));
+	if (r < 0)
+		fault_error_set(err, "", "%s", reason);
+	return r;
+}
+
+void packet_load_error_report(struct fault_error *err, const struct fault_error *load_err, int r)
+{
+	if (load_err->msg[0])
+		fault_error_set(err, load_err->key, "%s", load_err->msg);
+	else
+		fault_error_set(err, "", "cannot load the BPF program: %s", strerror(-r));
+}
+
 int packet_tcx_attach(int prog_fd, int ifindex, bool egress)
 {
 	int fd = bpf_link_create(prog_fd, ifindex, egress ? PACKET_BPF_TCX_EGRESS : PACKET_BPF_TCX_INGRESS, NULL);
@@ -280,18 +304,6 @@ static int walk_filters(struct nl_sock *sk, struct filter_walk *w)
 	return 0;
 }
 
-static struct nl_sock *route_socket(void)
-{
-	struct nl_sock *sk = nl_socket_alloc();
-	if (!sk)
-		return NULL;
-	if (nl_connect(sk, NETLINK_ROUTE) < 0) {
-		nl_socket_free(sk);
-		return NULL;
-	}
-	return sk;
-}
-
 static bool has_clsact(struct nl_sock *sk, int ifindex)
 {
 	struct nl_cache *cache = NULL;
@@ -309,7 +321,7 @@ static bool has_clsact(struct nl_sock *sk, int ifindex)
 
 int packet_clsact_ensure(int ifindex, bool *created)
 {
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk)
 		return -EIO;
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
@@ -353,7 +365,7 @@ static int detach_with(struct nl_sock *sk, int ifindex, bool egress, uint32_t ha
 
 int packet_clsact_detach(int ifindex, bool egress, uint32_t handle)
 {
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk)
 		return -EIO;
 	int r = detach_with(sk, ifindex, egress, handle);
@@ -391,7 +403,7 @@ static void release_clsact_locked(struct nl_sock *sk, int ifindex)
 
 void packet_clsact_release(int ifindex, bool created)
 {
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk) {
 		log_warn("packet: no netlink socket to check clsact on ifindex %d", ifindex);
 		return;
@@ -409,7 +421,7 @@ int packet_tc_sweep(void)
 	struct if_nameindex *ifs = if_nameindex();
 	if (!ifs)
 		return -errno;
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk) {
 		if_freenameindex(ifs);
 		return -EIO;

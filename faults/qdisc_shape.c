@@ -14,6 +14,7 @@
  * major QDISC_SHAPE_MAJOR_BASE, IFB devices named "ckifb...", and clsact
  * ingress u32 filters at priority QDISC_SHAPE_FILTER_PRIO. */
 #include "faults/qdisc_shape.h"
+#include "common/netlink.h"
 #include "common/log.h"
 #include "faults/packet.h"
 
@@ -114,18 +115,6 @@ static int nl_to_errno(int nlerr)
 	case NLE_MISSING_ATTR: return -EINVAL;
 	default: return -EIO;
 	}
-}
-
-static struct nl_sock *route_socket(void)
-{
-	struct nl_sock *sk = nl_socket_alloc();
-	if (!sk)
-		return NULL;
-	if (nl_connect(sk, NETLINK_ROUTE) < 0) {
-		nl_socket_free(sk);
-		return NULL;
-	}
-	return sk;
 }
 
 /* ---- the qdisc objects ---- */
@@ -330,7 +319,7 @@ static int probe_child(enum probe_what what)
 {
 	if (unshare(CLONE_NEWNET) < 0)
 		return 10;
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk)
 		return 11;
 	struct shape_spec spec = { .kind = what == PROBE_TBF ? SHAPE_BANDWIDTH : SHAPE_DELAY,
@@ -918,7 +907,7 @@ int qdisc_shape_apply(const struct shape_spec *spec, const struct fault_env *env
 		free(q);
 		return r;
 	}
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk) {
 		free(q);
 		fault_error_set(err, "", "no rtnetlink socket");
@@ -956,7 +945,7 @@ int qdisc_shape_revert(struct qdisc_shape *q)
 	if (!q)
 		return 0;
 	live_remove(q);
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	int first = sk ? 0 : -EIO;
 	for (int i = q->n - 1; sk && i >= 0; i--) {
 		int r = undo_target(sk, &q->t[i]);
@@ -997,7 +986,7 @@ static void stats_cb(struct nl_object *obj, void *arg)
 
 int qdisc_shape_stats(struct qdisc_shape *q, struct json_object *out)
 {
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk)
 		return -EIO;
 	struct nl_cache *cache = NULL;
@@ -1026,7 +1015,7 @@ int qdisc_shape_recover(struct json_object *record)
 	if (!record || !json_object_object_get_ex(record, "targets", &targets) ||
 	    !json_object_is_type(targets, json_type_array))
 		return 0; /* crash before anything was journaled: sweep() finds it */
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk)
 		return -EIO;
 	int first = 0;
@@ -1081,7 +1070,7 @@ int qdisc_shape_sweep(void)
 	struct if_nameindex *ifs = if_nameindex();
 	if (!ifs)
 		return -errno;
-	struct nl_sock *sk = route_socket();
+	struct nl_sock *sk = netlink_route_socket();
 	if (!sk) {
 		if_freenameindex(ifs);
 		return -EIO;

@@ -16,12 +16,8 @@ ck_init ckt-pkt
 pk_require
 pk_setup
 
-state() { ck_kernel_state "$PK_A"; ck_kernel_state "$PK_B"; "$PK_DRIVER" --netns "$PK_B" --tcx-state; }
-BEFORE=$(state)
-N=1000
-# Binomial(1000, 0.3): mean 300, sigma 14.5; +-4.5 sigma.
-LOW=235
-HIGH=365
+BEFORE=$(pk_state)
+N=$PK_N LOW=$PK_LOW HIGH=$PK_HIGH
 # The PARTIAL and fix_checksum cases send fewer, to keep the test short:
 # Binomial(500, 0.3): mean 150, sigma 10.2; +-4.5 sigma.
 N2=500
@@ -61,7 +57,7 @@ for backend in tcx clsact; do
 	for where in "egress $PK_A" "ingress $PK_B"; do
 		set -- $where
 		dir=$1 ns=$2
-		params="\"probability\": 0.3, \"direction\": \"$dir\", \"match\": {\"protocol\": \"udp\"}"
+		params="\"probability\": $PK_P, \"direction\": \"$dir\", \"match\": {\"protocol\": \"udp\"}"
 		# Checksum computed by the sender's stack: the receiver's kernel rejects them.
 		pk_start "$ns" "$backend" packet-corrupt "{$params}"
 		uc_udp 10.99.0.2 $N cork
@@ -105,7 +101,7 @@ for backend in tcx clsact; do
 		ck_expect_eq "$what: no checksum error" 0 "$UC_CSUMERR"
 	done
 	if [ "$tested" = 1 ]; then
-		pk_start "$PK_B" "$backend" packet-corrupt '{"probability": 0.3, "direction": "ingress", "match": {"protocol": "udp"}}'
+		pk_start "$PK_B" "$backend" packet-corrupt "{\"probability\": $PK_P, \"direction\": \"ingress\", \"match\": {\"protocol\": \"udp\"}}"
 		uc_udp fd99::2 $N cork
 		pk_stop
 		corrupted=$(pk_stat packets_corrupted)
@@ -127,13 +123,11 @@ for backend in tcx clsact; do
 		ck_check "$backend TCP fix_checksum: the application sees changed bytes ($TCP_RESULT)" \
 			grep -Eq '^bytes 262144 changed [1-9]' <<<"$TCP_RESULT"
 	fi
-	ck_check "$backend: state after revert equals before" test "$(state)" = "$BEFORE"
+	ck_check "$backend: state after revert equals before" test "$(pk_state)" = "$BEFORE"
 
 	pk_start "$PK_B" "$backend" packet-corrupt '{"probability": 1, "direction": "ingress", "match": {"protocol": "udp"}}'
-	cp "$PK_RECORD" "$CK_TMP/journal.json"
-	kill -9 "$PK_PID"; wait "$PK_PID" 2>/dev/null || true
-	"$PK_DRIVER" --netns "$PK_B" --kind packet-corrupt --recover "$CK_TMP/journal.json" >/dev/null
-	ck_check "$backend: state after SIGKILL + recover equals before" test "$(state)" = "$BEFORE"
+	pk_kill_recover "$PK_B" packet-corrupt
+	ck_check "$backend: state after SIGKILL + recover equals before" test "$(pk_state)" = "$BEFORE"
 	uc_udp 10.99.0.2 200 cork
 	ck_expect_eq "$backend: after recover nothing is changed" "200 0" "$UC_RECEIVED $UC_CHANGED"
 done

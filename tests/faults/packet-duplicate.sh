@@ -11,12 +11,8 @@ ck_init ckt-pkt
 pk_require
 pk_setup
 
-state() { ck_kernel_state "$PK_A"; ck_kernel_state "$PK_B"; "$PK_DRIVER" --netns "$PK_B" --tcx-state; }
-BEFORE=$(state)
-N=1000
-# Binomial(1000, 0.3): mean 300, sigma 14.5; +-4.5 sigma.
-LOW=235
-HIGH=365
+BEFORE=$(pk_state)
+N=$PK_N LOW=$PK_LOW HIGH=$PK_HIGH
 tested=0
 for backend in tcx clsact; do
 	pk_backend_supported "$backend" || { ck_log "backend $backend unsupported here"; continue; }
@@ -26,7 +22,7 @@ for backend in tcx clsact; do
 	for where in "${cases[@]}"; do
 		set -- $where
 		dir=$1 ns=$2 addr=$3
-		pk_start "$ns" "$backend" packet-duplicate "{\"probability\": 0.3, \"direction\": \"$dir\", \"match\": {\"protocol\": \"udp\"}}"
+		pk_start "$ns" "$backend" packet-duplicate "{\"probability\": $PK_P, \"direction\": \"$dir\", \"match\": {\"protocol\": \"udp\"}}"
 		uc_udp "$addr" $N
 		pk_stop
 		what="$backend $dir $addr"
@@ -52,13 +48,11 @@ for backend in tcx clsact; do
 	# A's egress doubles each datagram, B's ingress doubles both copies: 4 each.
 	ck_expect_eq "$backend p=1 both ends: 4 copies of each datagram" 800 "$UC_RECEIVED"
 	ck_expect_eq "$backend p=1 both ends: distinct" 200 "$UC_DISTINCT"
-	ck_check "$backend: state after revert equals before" test "$(state)" = "$BEFORE"
+	ck_check "$backend: state after revert equals before" test "$(pk_state)" = "$BEFORE"
 
 	pk_start "$PK_B" "$backend" packet-duplicate '{"probability": 1}'
-	cp "$PK_RECORD" "$CK_TMP/journal.json"
-	kill -9 "$PK_PID"; wait "$PK_PID" 2>/dev/null || true
-	"$PK_DRIVER" --netns "$PK_B" --kind packet-duplicate --recover "$CK_TMP/journal.json" >/dev/null
-	ck_check "$backend: state after SIGKILL + recover equals before" test "$(state)" = "$BEFORE"
+	pk_kill_recover "$PK_B" packet-duplicate
+	ck_check "$backend: state after SIGKILL + recover equals before" test "$(pk_state)" = "$BEFORE"
 	uc_udp 10.99.0.2 200
 	ck_expect_eq "$backend: after recover each datagram arrives once" 200 "$UC_RECEIVED"
 done

@@ -4,6 +4,13 @@ PK_UDP="$CK_SOURCE_DIR/tests/faults/udp-count.py"
 PK_A="${CK_PREFIX}-a"
 PK_B="${CK_PREFIX}-b"
 
+# The sample size and bounds of the probabilistic packet tests: Binomial(1000, 0.3)
+# has mean 300 and sigma 14.5; PK_LOW..PK_HIGH is +-4.5 sigma.
+PK_N=1000
+PK_P=0.3
+PK_LOW=235
+PK_HIGH=365
+
 pk_require() {
 	ck_require_root
 	command -v python3 >/dev/null || ck_skip "python3 is not installed"
@@ -19,6 +26,18 @@ pk_setup() {
 	ck_wait_for 10 pk_no_tentative || ck_die "IPv6 addresses stay tentative"
 }
 pk_no_tentative() { ! ip -n "$PK_A" addr | grep -q tentative && ! ip -n "$PK_B" addr | grep -q tentative; }
+
+# pk_state: the kernel state of both namespaces and B's tcx attachments, compared
+# before a fault and after its revert or recovery.
+pk_state() { ck_kernel_state "$PK_A"; ck_kernel_state "$PK_B"; "$PK_DRIVER" --netns "$PK_B" --tcx-state; }
+
+# pk_kill_recover NS KIND: SIGKILLs the running driver and recovers its fault in NS
+# from the record alone, in a new process (as the agent's guardian would).
+pk_kill_recover() {
+	cp "$PK_RECORD" "$CK_TMP/journal.json"
+	kill -9 "$PK_PID"; wait "$PK_PID" 2>/dev/null || true
+	"$PK_DRIVER" --netns "$1" --kind "$2" --recover "$CK_TMP/journal.json" >/dev/null
+}
 
 # pk_backend_supported BACKEND: 0 if the driver can use it here.
 pk_backend_supported() {

@@ -8,11 +8,7 @@ ck_init ckt-pkt
 pk_require
 pk_setup
 
-N=1000
-P=0.3
-# Binomial(1000, 0.3): mean 300, sigma 14.5; +-4.5 sigma.
-LOW=235
-HIGH=365
+N=$PK_N P=$PK_P LOW=$PK_LOW HIGH=$PK_HIGH
 tested=0
 for backend in tcx clsact; do
 	if ! pk_backend_supported "$backend"; then

@@ -13,10 +13,12 @@ changed bytes apart.
       (CHECKSUM_NONE) instead of leaving it to the device (CHECKSUM_PARTIAL).
       Prints "sent N errors E".
 """
-import signal
 import socket
 import sys
-import time
+
+# Run from the source tree (as root): leave no __pycache__ there.
+sys.dont_write_bytecode = True
+import udp_common  # noqa: E402
 
 
 def payload(seq, size):
@@ -25,39 +27,24 @@ def payload(seq, size):
     return head + body
 
 
-class Stop(Exception):
-    pass
-
-
-def on_term(signum, frame):
-    raise Stop()
-
-
 def recv(port, max_seconds):
-    signal.signal(signal.SIGTERM, on_term)
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    s.bind(("::", port))
-    s.settimeout(max_seconds)
     seen = {}
     total = changed = 0
-    try:
-        print("listening", flush=True)
-        while True:
-            data = s.recv(65536)
-            total += 1
-            try:
-                seq = int(data[1:10])
-                ok = data[:1] == b"s" and data == payload(seq, len(data))
-            except ValueError:
-                seq, ok = None, False
-            if not ok:
-                changed += 1
-            if seq is not None:
-                seen[seq] = seen.get(seq, 0) + 1
-    except (Stop, socket.timeout):
-        pass
+
+    def check(data):
+        nonlocal total, changed
+        total += 1
+        try:
+            seq = int(data[1:10])
+            ok = data[:1] == b"s" and data == payload(seq, len(data))
+        except ValueError:
+            seq, ok = None, False
+        if not ok:
+            changed += 1
+        if seq is not None:
+            seen[seq] = seen.get(seq, 0) + 1
+
+    udp_common.receive(port, max_seconds, check, rcvbuf=4 << 20)
     twice = sum(1 for n in seen.values() if n == 2)
     more = sum(1 for n in seen.values() if n > 2)
     print("received %d distinct %d twice %d more %d changed %d" % (total, len(seen), twice, more, changed),
@@ -68,21 +55,16 @@ def send(host, port, count, gap_ms, size, cork):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_DGRAM)
     s.connect((host, port))
-    sent = errors = 0
-    for i in range(count):
+
+    def send_one(i):
         data = payload(i, size)
-        try:
-            if cork:
-                s.send(data[:16], socket.MSG_MORE)
-                s.send(data[16:])
-            else:
-                s.send(data)
-            sent += 1
-        except OSError:
-            errors += 1
-        if gap_ms:
-            time.sleep(gap_ms / 1000.0)
-    print("sent %d errors %d" % (sent, errors), flush=True)
+        if cork:
+            s.send(data[:16], socket.MSG_MORE)
+            s.send(data[16:])
+        else:
+            s.send(data)
+
+    udp_common.send_counted(count, gap_ms, send_one)
 
 
 if __name__ == "__main__":

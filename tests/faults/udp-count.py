@@ -7,35 +7,23 @@
                                          sends COUNT datagrams; prints "sent N errors E"
                                          (E: sendto() failures such as ENOBUFS)
 """
-import signal
 import socket
 import sys
-import time
 
-
-class Stop(Exception):
-    pass
-
-
-def on_term(signum, frame):
-    raise Stop()
+# Run from the source tree (as root): leave no __pycache__ there.
+sys.dont_write_bytecode = True
+import udp_common  # noqa: E402
 
 
 def recv(port, max_seconds):
-    signal.signal(signal.SIGTERM, on_term)
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", port))
-    s.settimeout(max_seconds)
-    n = 0
-    try:
-        print("listening", flush=True)
-        while True:
-            s.recv(2048)
-            n += 1
-    except (Stop, socket.timeout):
-        pass
-    print("received %d" % n, flush=True)
+    received = 0
+
+    def count(data):
+        nonlocal received
+        received += 1
+
+    udp_common.receive(port, max_seconds, count)
+    print("received %d" % received, flush=True)
 
 
 def send(host, port, count, gap_ms, src_port):
@@ -49,17 +37,7 @@ def send(host, port, count, gap_ms, src_port):
         s.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR
     if src_port:
         s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", src_port))
-    errors = 0
-    sent = 0
-    for i in range(count):
-        try:
-            s.sendto(b"x%06d" % i, (host, port))
-            sent += 1
-        except OSError:
-            errors += 1
-        if gap_ms:
-            time.sleep(gap_ms / 1000.0)
-    print("sent %d errors %d" % (sent, errors), flush=True)
+    udp_common.send_counted(count, gap_ms, lambda i: s.sendto(b"x%06d" % i, (host, port)))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ NB_ADDR_A=10.99.40.1
 NB_ADDR_B=10.99.40.2
 NB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NB_PIDS=()
-# The agent API helpers of the integration tests: ckagt_req (responses kept in
-# $CK_TMP, set by nb_setup) and ckagt_json.
+# The helpers of the agent integration tests: ckagt_link (the veth pair), ckagt_req
+# (responses kept in $CK_TMP, set by nb_setup) and ckagt_json.
 . "$NB_SRC/tests/agent/agent_lib.sh"
 
 nb_die() { echo "net-bench: $*" >&2; exit 1; }
@@ -48,16 +48,9 @@ nb_setup() {
 	trap 'exit 130' INT TERM
 	ip netns add "$NB_A"
 	ip netns add "$NB_B"
-	local ns
-	for ns in "$NB_A" "$NB_B"; do
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
-		ip -n "$ns" link set lo up
-	done
-	ip -n "$NB_A" link add eth0 type veth peer name eth0 netns "$NB_B"
-	ip -n "$NB_A" addr add "$NB_ADDR_A/24" dev eth0
-	ip -n "$NB_B" addr add "$NB_ADDR_B/24" dev eth0
-	ip -n "$NB_A" link set eth0 up
-	ip -n "$NB_B" link set eth0 up
+	ip -n "$NB_A" link set lo up
+	ip -n "$NB_B" link set lo up
+	ckagt_link "$NB_A" "$NB_ADDR_A/24" "$NB_B" "$NB_ADDR_B/24"
 	for _ in $(seq 50); do
 		ip netns exec "$NB_A" ping -c1 -W0.2 "$NB_ADDR_B" >/dev/null 2>&1 && return 0
 		sleep 0.1

@@ -11,6 +11,7 @@
  * while the fault lasts: recover() and sweep() work from another process. */
 #include "faults/fault.h"
 
+#include "common/statefile.h"
 #include "common/netlink.h"
 #include "common/duration.h"
 #include "common/log.h"
@@ -738,41 +739,15 @@ static int take_down_all(struct nl_sock *sk, struct json_object *interfaces)
 
 static int state_path(const char *state_dir, const char *fault_id, char *buf, size_t len)
 {
-	int w = fault_id ? snprintf(buf, len, "%s/links/%s.json", state_dir, fault_id)
-			 : snprintf(buf, len, "%s/links", state_dir);
-	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
-}
-
-static int fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return r;
+	return state_file_path(state_dir, "links", fault_id, buf, len);
 }
 
 /* The record, durable before the first change, for a crash before the agent
  * journals it: sweep() then restores routes and addresses too. */
 static int state_write(const char *state_dir, const char *fault_id, struct json_object *record)
 {
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
-	if (state_path(state_dir, NULL, dir, sizeof(dir)) < 0 || state_path(state_dir, fault_id, path, sizeof(path)) < 0)
-		return -ENAMETOOLONG;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int r = json_object_to_file_ext(tmp, record, JSON_C_TO_STRING_PLAIN) < 0 ? -EIO : 0;
-	if (r == 0)
-		r = fsync_path(tmp, O_RDONLY);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r == 0)
-		r = fsync_path(dir, O_RDONLY | O_DIRECTORY);
-	if (r < 0)
-		unlink(tmp);
-	return r;
+	const char *text = json_object_to_json_string_ext(record, JSON_C_TO_STRING_PLAIN);
+	return text ? state_file_write(state_dir, "links", fault_id, text) : -ENOMEM;
 }
 
 static void state_remove(const char *state_dir, const char *fault_id)

@@ -1,6 +1,7 @@
 /* Finding and signalling processes for faults (see faults/process.h). */
 #include "faults/process.h"
 
+#include "common/statefile.h"
 #include "common/log.h"
 
 #include <ctype.h>
@@ -460,43 +461,18 @@ int process_list_from_json(struct json_object *arr, struct process_ident **out, 
 
 static int state_path(const char *state_dir, const char *fault_id, char *buf, size_t len)
 {
-	int w = fault_id ? snprintf(buf, len, "%s/processes/%s.json", state_dir, fault_id)
-			 : snprintf(buf, len, "%s/processes", state_dir);
-	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
-}
-
-static int fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return r;
+	return state_file_path(state_dir, "processes", fault_id, buf, len);
 }
 
 int process_state_write(const char *state_dir, const char *fault_id, const struct process_ident *list, int n)
 {
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
-	if (state_path(state_dir, NULL, dir, sizeof(dir)) < 0 || state_path(state_dir, fault_id, path, sizeof(path)) < 0)
-		return -ENAMETOOLONG;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	struct json_object *o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;
 	json_object_object_add(o, "frozen", process_list_to_json(list, n));
-	int r = json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) < 0 ? -EIO : 0;
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	int r = text ? state_file_write(state_dir, "processes", fault_id, text) : -ENOMEM;
 	json_object_put(o);
-	if (r == 0)
-		r = fsync_path(tmp, O_RDONLY);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r == 0)
-		r = fsync_path(dir, O_RDONLY | O_DIRECTORY);
-	if (r < 0)
-		unlink(tmp);
 	return r;
 }
 

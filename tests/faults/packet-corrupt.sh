@@ -50,6 +50,19 @@ c.sendall(bytes((i * 31 + 7) & 0xff for i in range(262144))); c.close()' || true
 	TCP_RESULT=$(grep '^bytes' "$out")
 }
 
+# corrupt_udp WHAT NS PARAMS ADDR COUNT MODE LOW HIGH: packet-corrupt with PARAMS in NS
+# on $backend while COUNT datagrams go to ADDR (MODE: cork or empty); sets $what and
+# $corrupted (packets_corrupted) and checks that it lies in [LOW, HIGH].
+corrupt_udp() {
+	what=$1
+	pk_start "$2" "$backend" packet-corrupt "$3"
+	uc_udp "$4" "$5" $6
+	pk_stop
+	corrupted=$(pk_stat packets_corrupted)
+	ck_log "$what: received $UC_RECEIVED, changed $UC_CHANGED, InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
+	ck_check "$what: corrupted $corrupted within [$7, $8]" pk_within "$7" "$8" "$corrupted"
+}
+
 tested=0
 for backend in tcx clsact; do
 	pk_backend_supported "$backend" || { ck_log "backend $backend unsupported here"; continue; }
@@ -59,13 +72,7 @@ for backend in tcx clsact; do
 		dir=$1 ns=$2
 		params="\"probability\": $PK_P, \"direction\": \"$dir\", \"match\": {\"protocol\": \"udp\"}"
 		# Checksum computed by the sender's stack: the receiver's kernel rejects them.
-		pk_start "$ns" "$backend" packet-corrupt "{$params}"
-		uc_udp 10.99.0.2 $N cork
-		pk_stop
-		what="$backend $dir checksum-none"
-		corrupted=$(pk_stat packets_corrupted)
-		ck_log "$what: received $UC_RECEIVED, changed $UC_CHANGED, InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
-		ck_check "$what: corrupted $corrupted within [$LOW, $HIGH]" pk_within $LOW $HIGH "$corrupted"
+		corrupt_udp "$backend $dir checksum-none" "$ns" "{$params}" 10.99.0.2 $N cork $LOW $HIGH
 		ck_expect_eq "$what: no changed datagram reached the application" 0 "$UC_CHANGED"
 		ck_expect_eq "$what: InCsumErrors grew by packets_corrupted" "$corrupted" "$UC_CSUMERR"
 		ck_expect_eq "$what: the others arrived" "$((N - corrupted))" "$UC_RECEIVED"
@@ -74,13 +81,7 @@ for backend in tcx clsact; do
 		ck_expect_eq "$what: backend in stats" "$backend" "$(pk_stat backend)"
 
 		# Checksum left to the device (CHECKSUM_PARTIAL): veth never computes it.
-		pk_start "$ns" "$backend" packet-corrupt "{$params}"
-		uc_udp 10.99.0.2 $N2
-		pk_stop
-		what="$backend $dir checksum-partial"
-		corrupted=$(pk_stat packets_corrupted)
-		ck_log "$what: received $UC_RECEIVED, changed $UC_CHANGED, InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
-		ck_check "$what: corrupted $corrupted within [$LOW2, $HIGH2]" pk_within $LOW2 $HIGH2 "$corrupted"
+		corrupt_udp "$backend $dir checksum-partial" "$ns" "{$params}" 10.99.0.2 $N2 "" $LOW2 $HIGH2
 		ck_expect_eq "$what: no changed datagram reached the application" 0 "$UC_CHANGED"
 		ck_expect_eq "$what: each corrupted one was discarded" "$corrupted" "$(pk_stat packets_dropped)"
 		ck_expect_eq "$what: the others arrived" "$((N2 - corrupted))" "$UC_RECEIVED"
@@ -89,26 +90,17 @@ for backend in tcx clsact; do
 		# mode, one per direction to keep the test short).
 		mode=""
 		if [ "$dir" = ingress ]; then mode=cork; fi
-		pk_start "$ns" "$backend" packet-corrupt "{$params, \"fix_checksum\": true, \"bytes\": 4}"
-		uc_udp 10.99.0.2 $N2 $mode
-		pk_stop
-		what="$backend $dir fix_checksum ${mode:-partial}"
-		corrupted=$(pk_stat packets_corrupted)
-		ck_log "$what: received $UC_RECEIVED, changed $UC_CHANGED, InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
-		ck_check "$what: corrupted $corrupted within [$LOW2, $HIGH2]" pk_within $LOW2 $HIGH2 "$corrupted"
+		corrupt_udp "$backend $dir fix_checksum ${mode:-partial}" "$ns" "{$params, \"fix_checksum\": true, \"bytes\": 4}" \
+			10.99.0.2 $N2 "$mode" $LOW2 $HIGH2
 		ck_expect_eq "$what: every datagram arrived" "$N2" "$UC_RECEIVED"
 		ck_expect_eq "$what: changed datagrams = packets_corrupted" "$corrupted" "$UC_CHANGED"
 		ck_expect_eq "$what: no checksum error" 0 "$UC_CSUMERR"
 	done
 	if [ "$tested" = 1 ]; then
-		pk_start "$PK_B" "$backend" packet-corrupt "{\"probability\": $PK_P, \"direction\": \"ingress\", \"match\": {\"protocol\": \"udp\"}}"
-		uc_udp fd99::2 $N cork
-		pk_stop
-		corrupted=$(pk_stat packets_corrupted)
-		ck_log "$backend ingress IPv6 checksum-none: received $UC_RECEIVED, changed $UC_CHANGED, Udp6InCsumErrors +$UC_CSUMERR, stats $PK_STATS"
-		ck_check "$backend IPv6: corrupted $corrupted within [$LOW, $HIGH]" pk_within $LOW $HIGH "$corrupted"
-		ck_expect_eq "$backend IPv6: InCsumErrors grew by packets_corrupted" "$corrupted" "$UC_CSUMERR"
-		ck_expect_eq "$backend IPv6: no changed datagram reached the application" 0 "$UC_CHANGED"
+		corrupt_udp "$backend ingress IPv6 checksum-none" "$PK_B" \
+			"{\"probability\": $PK_P, \"direction\": \"ingress\", \"match\": {\"protocol\": \"udp\"}}" fd99::2 $N cork $LOW $HIGH
+		ck_expect_eq "$what: Udp6InCsumErrors grew by packets_corrupted" "$corrupted" "$UC_CSUMERR"
+		ck_expect_eq "$what: no changed datagram reached the application" 0 "$UC_CHANGED"
 
 		pk_start "$PK_A" "$backend" packet-corrupt '{"probability": 0.2, "direction": "egress", "match": {"protocol": "tcp"}}'
 		tcp_stream

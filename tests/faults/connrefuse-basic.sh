@@ -19,8 +19,7 @@ PARAMS='{"match":{"dst":["10.99.0.2/32","fd99::2/128"],"dst_ports":[7001]},"scop
 links() { "$CK_BPFTOOL" cgroup show "$VICTIM" 2>/dev/null | grep -c connect || true; }
 no_links() { [ "$(links)" = 0 ]; }
 
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001)"
-ck_expect_eq "no fault: the victim connects" ok "$r"
+sc_expect_connect "no fault: the victim connects" ok "$VICTIM" $A 10.99.0.2 7001
 ck_check "the agent lists connection-refused as supported" \
 	grep -q '"name": *"connection-refused", *"family": *"cgroup"[^}]*"supported": *true' <(ckagt_req "$SC_SOCK" GET /v1/info)
 
@@ -36,10 +35,8 @@ for addr in 10.99.0.2 fd99::2; do
 done
 ck_expect_eq "no connection reached the peer's listener" "$before" "$(sc_accepted 7001)"
 ck_expect_eq "connections_refused" 2 "$(sc_stat connections_refused)"
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7002)"
-ck_expect_eq "victim -> unmatched port 7002 connects" ok "$r"
-read -r r ms <<<"$(sc_tcp_connect - $A 10.99.0.2 7001)"
-ck_expect_eq "a process outside the cgroup connects to 7001" ok "$r"
+sc_expect_connect "victim -> unmatched port 7002 connects" ok "$VICTIM" $A 10.99.0.2 7002
+sc_expect_connect "a process outside the cgroup connects to 7001" ok - $A 10.99.0.2 7001
 ck_expect_eq "its connection reached the listener" $((before + 1)) "$(sc_accepted 7001)"
 # A UDP connect is not refused by a tcp fault.
 udp_connect() {
@@ -53,29 +50,25 @@ except OSError as e:
 ck_expect_eq "tcp fault: the victim's UDP connect works" ok "$(udp_connect "$VICTIM" 10.99.0.2 7001)"
 sc_revert
 ck_expect_eq "revert: no link left on the cgroup" 0 "$(links)"
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001)"
-ck_expect_eq "revert: the victim connects again" ok "$r"
+sc_expect_connect "revert: the victim connects again" ok "$VICTIM" $A 10.99.0.2 7001
 
 # errno EPERM (what the kernel gives without bpf_set_retval), protocol udp, unit scope.
 sc_apply connection-refused '{"errno":"EPERM","match":{"protocol":"udp","dst":["10.99.0.0/24"]},"scope":{"unit":"ckt-cg-victim"}}' ||
 	ck_die "udp connection-refused refused: $SC_RESP"
 ck_expect_eq "udp: the victim's UDP connect fails with EPERM" EPERM "$(udp_connect "$VICTIM" 10.99.0.2 53)"
 ck_expect_eq "udp: a bystander's UDP connect works" ok "$(udp_connect - 10.99.0.2 53)"
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001)"
-ck_expect_eq "udp fault: the victim's TCP connect works" ok "$r"
+sc_expect_connect "udp fault: the victim's TCP connect works" ok "$VICTIM" $A 10.99.0.2 7001
 sc_revert
 
 # kill -9 of the agent: the links go with it, connects work at once.
 sc_apply connection-refused "$PARAMS" || ck_die "connection-refused refused: $SC_RESP"
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001)"
-ck_expect_eq "before kill -9: refused" ECONNREFUSED "$r"
+sc_expect_connect "before kill -9: refused" ECONNREFUSED "$VICTIM" $A 10.99.0.2 7001
 kill -9 "$CKAGT_PID"
 ckagt_wait_exit "$CKAGT_PID"
 t0=$(ckagt_now_ms)
 ck_check "kill -9: the links are gone within 2 s" ck_wait_for 2 no_links
 ck_log "links gone $(( $(ckagt_now_ms) - t0 )) ms after the agent exited"
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001)"
-ck_expect_eq "kill -9: the victim connects at once" ok "$r"
+sc_expect_connect "kill -9: the victim connects at once" ok "$VICTIM" $A 10.99.0.2 7001
 
 # Parameter and scope checks (a fresh agent).
 rm -f "$SC_SOCK"

@@ -51,14 +51,10 @@ sc_tcp_listen - $B 7001
 sc_tcp_listen "$VICTIM" $A 7002
 sc_tcp_listen - $A 7003
 sleep 0.3
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001 1)"
-ck_expect_eq "ingress tcp: the victim cannot connect out (SYN-ACK dropped)" ETIMEDOUT "$r"
-read -r r ms <<<"$(sc_tcp_connect - $A 10.99.0.2 7001)"
-ck_expect_eq "ingress tcp: the bystander connects out" ok "$r"
-read -r r ms <<<"$(sc_tcp_connect - $B fd99::1 7002 1)"
-ck_expect_eq "ingress tcp: nobody reaches the victim's listener" ETIMEDOUT "$r"
-read -r r ms <<<"$(sc_tcp_connect - $B fd99::1 7003)"
-ck_expect_eq "ingress tcp: the bystander's listener is reached" ok "$r"
+sc_expect_connect "ingress tcp: the victim cannot connect out (SYN-ACK dropped)" ETIMEDOUT "$VICTIM" $A 10.99.0.2 7001 1
+sc_expect_connect "ingress tcp: the bystander connects out" ok - $A 10.99.0.2 7001
+sc_expect_connect "ingress tcp: nobody reaches the victim's listener" ETIMEDOUT - $B fd99::1 7002 1
+sc_expect_connect "ingress tcp: the bystander's listener is reached" ok - $B fd99::1 7003
 sc_revert
 
 # --- egress: scope by unit name (the directory is found in the hierarchy) --------------
@@ -69,19 +65,15 @@ for addr in 10.99.0.2 fd99::2; do
 	ck_log "egress udp $addr: B got $got (victim sent $v, bystander $b)"
 	ck_expect_eq "egress udp $addr: only the bystander's datagrams arrive" $N "$got"
 done
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001 1)"
-ck_expect_eq "egress tcp: the victim cannot connect out (SYN dropped)" ETIMEDOUT "$r"
-read -r r ms <<<"$(sc_tcp_connect - $A fd99::2 7001)"
-ck_expect_eq "egress tcp: the bystander connects out" ok "$r"
-read -r r ms <<<"$(sc_tcp_connect - $B 10.99.0.1 7002 1)"
-ck_expect_eq "egress tcp: the victim's listener answers no SYN (SYN-ACK dropped)" ETIMEDOUT "$r"
+sc_expect_connect "egress tcp: the victim cannot connect out (SYN dropped)" ETIMEDOUT "$VICTIM" $A 10.99.0.2 7001 1
+sc_expect_connect "egress tcp: the bystander connects out" ok - $A fd99::2 7001
+sc_expect_connect "egress tcp: the victim's listener answers no SYN (SYN-ACK dropped)" ETIMEDOUT - $B 10.99.0.1 7002 1
 sc_revert
 
 # --- after DELETE and with a scope that names nothing ---------------------------------------
 read -r v b <<<"$(udp_in 10.99.0.1)"
 ck_expect_eq "after revert: both receive everything" "$N $N" "$v $b"
-read -r r ms <<<"$(sc_tcp_connect "$VICTIM" $A 10.99.0.2 7001)"
-ck_expect_eq "after revert: the victim connects" ok "$r"
+sc_expect_connect "after revert: the victim connects" ok "$VICTIM" $A 10.99.0.2 7001
 sc_apply blackhole '{"scope":{"cgroup":"ckt-cg-nonexistent"}}' && ck_die "a scope naming no cgroup was applied"
 ck_check "missing cgroup: refused, the error names scope.cgroup" \
 	grep -q '"key":"scope.cgroup"' <<<"$SC_RESP"

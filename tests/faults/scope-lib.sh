@@ -100,6 +100,14 @@ except OSError as e:
 print(r, int((time.monotonic() - t) * 1000))' "$3" "$4" "${5:-2}"
 }
 
+# sc_expect_connect MESSAGE WANT CG NS ADDR PORT [TIMEOUT]: checks that sc_tcp_connect
+# ends in WANT ("ok" or an errno name).
+sc_expect_connect() {
+	local what=$1 want=$2 r ms; shift 2
+	read -r r ms <<<"$(sc_tcp_connect "$@")"
+	ck_expect_eq "$what" "$want" "$r"
+}
+
 # sc_tcp_listen CG NS PORT: a listener that logs one line per accepted connection to
 # $CK_TMP/accepted.PORT.
 sc_tcp_listen() {

@@ -357,30 +357,12 @@ int dns_prog_fd(struct dns_bpf *skel)
 
 int dns_prog_counters(struct dns_bpf *skel, struct dns_counters *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	if (ncpu <= 0)
-		return ncpu < 0 ? ncpu : -EINVAL;
-	struct dns_counters *per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	uint32_t zero = 0;
-	if (bpf_map__lookup_elem(skel->maps.stats, &zero, sizeof(zero), per_cpu, (size_t)ncpu * sizeof(*per_cpu),
-				 0) < 0) {
-		int r = -errno;
-		free(per_cpu);
-		return r;
-	}
-	struct dns_counters sum = { 0 };
-	for (int i = 0; i < ncpu; i++) {
-		sum.seen += per_cpu[i].seen;
-		sum.matched += per_cpu[i].matched;
-		sum.answered += per_cpu[i].answered;
-		sum.dropped += per_cpu[i].dropped;
-		sum.passed += per_cpu[i].passed;
-	}
-	free(per_cpu);
-	*out = sum;
-	return 0;
+	uint64_t sum[5];
+	_Static_assert(sizeof(struct dns_counters) == sizeof(sum), "dns_counters is five u64 counters");
+	int r = packet_percpu_counters_sum(skel->maps.stats, sum, 5);
+	if (r == 0)
+		memcpy(out, sum, sizeof(*out));
+	return r;
 }
 
 /* ---- the kind ---- */

@@ -191,6 +191,9 @@ struct packet_counters {
 	uint64_t matched, dropped, duplicated, corrupted;
 };
 int packet_prog_read_counters(struct packet_bpf *skel, struct packet_counters *out);
+/* Sums, field by field over the CPUs, entry 0 of a per-CPU array map whose
+ * value is `n` u64 counters (the stats map of every BPF object of the family). */
+int packet_percpu_counters_sum(const struct bpf_map *map, uint64_t *sum, size_t n);
 
 /* The kinds themselves, for faults that build on them (host-outage cuts the
  * network with a blackhole it applies, reverts and recovers through these). */

@@ -162,29 +162,34 @@ int packet_prog_counters(struct packet_bpf *skel, uint64_t *matched, uint64_t *d
 	return 0;
 }
 
-int packet_prog_read_counters(struct packet_bpf *skel, struct packet_counters *out)
+int packet_percpu_counters_sum(const struct bpf_map *map, uint64_t *sum, size_t n)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		return ncpu < 0 ? ncpu : -EINVAL;
-	struct packet_counters *per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
+	uint64_t *per_cpu = calloc((size_t)ncpu * n, sizeof(*per_cpu));
 	if (!per_cpu)
 		return -ENOMEM;
 	uint32_t zero = 0;
-	if (bpf_map__lookup_elem(skel->maps.stats, &zero, sizeof(zero), per_cpu,
-				 (size_t)ncpu * sizeof(*per_cpu), 0) < 0) {
+	if (bpf_map__lookup_elem(map, &zero, sizeof(zero), per_cpu, (size_t)ncpu * n * sizeof(*per_cpu), 0) < 0) {
 		int r = -errno;
 		free(per_cpu);
 		return r;
 	}
-	struct packet_counters sum = { 0 };
-	for (int i = 0; i < ncpu; i++) {
-		sum.matched += per_cpu[i].matched;
-		sum.dropped += per_cpu[i].dropped;
-		sum.duplicated += per_cpu[i].duplicated;
-		sum.corrupted += per_cpu[i].corrupted;
-	}
+	memset(sum, 0, n * sizeof(*sum));
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		for (size_t i = 0; i < n; i++)
+			sum[i] += per_cpu[(size_t)cpu * n + i];
 	free(per_cpu);
-	*out = sum;
 	return 0;
+}
+
+int packet_prog_read_counters(struct packet_bpf *skel, struct packet_counters *out)
+{
+	uint64_t sum[4];
+	_Static_assert(sizeof(struct packet_counters) == sizeof(sum), "packet_counters is four u64 counters");
+	int r = packet_percpu_counters_sum(skel->maps.stats, sum, 4);
+	if (r == 0)
+		memcpy(out, sum, sizeof(*out));
+	return r;
 }

@@ -74,7 +74,7 @@ ckagt_req() {
 	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
 	local code
 	code=$(curl "${args[@]}" 2>/dev/null) || code=000
-	printf '%s %s\n' "$code" "$(tr -d '\n' < "$CK_TMP/resp" 2>/dev/null)"
+	printf '%s %s\n' "$code" "$(tr -d '\n' 2>/dev/null < "$CK_TMP/resp")"
 }
 
 # ckagt_json FIELD: reads JSON on stdin, prints the dotted field (python3).

@@ -158,21 +158,6 @@ static int parse_action(struct json_object *v, int *out, struct fault_error *err
 	return -EINVAL;
 }
 
-static int parse_probability(struct json_object *v, double *out, struct fault_error *err)
-{
-	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) {
-		fault_error_set(err, "probability", "must be a number in (0, 1]");
-		return -EINVAL;
-	}
-	double p = json_object_get_double(v);
-	if (!(p > 0.0 && p <= 1.0)) {
-		fault_error_set(err, "probability", "must be in (0, 1], got %g", p);
-		return -EINVAL;
-	}
-	*out = p;
-	return 0;
-}
-
 static int parse_port(struct json_object *v, uint16_t *out, struct fault_error *err)
 {
 	long long port = -1;
@@ -249,7 +234,7 @@ int dns_spec_parse(struct json_object *params, struct dns_spec **out, struct fau
 			else if (strcmp(key, "action") == 0)
 				r = parse_action(v, &spec->action, err);
 			else if (strcmp(key, "probability") == 0)
-				r = parse_probability(v, &spec->probability, err);
+				r = packet_parse_probability(v, &spec->probability, err);
 			else if (strcmp(key, "port") == 0)
 				r = parse_port(v, &spec->port, err);
 			else if ((r = parse_match_key(key, v, spec, err)) == 0) {

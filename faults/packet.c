@@ -147,65 +147,31 @@ static int packet_sweep(const struct fault_env *env)
 	return r < 0 ? r : 0;
 }
 
-const struct fault_kind packet_loss_kind = {
-	.name = "packet-loss",
-	.family = "packet",
-	.summary = "drop a random share of matched packets (eBPF on tc: tcx or clsact)",
-	.probe = packet_backend_probe,
-	.describe = packet_backend_describe,
-	.parse = packet_loss_parse,
-	.spec_free = packet_spec_free,
-	.spec_to_json = packet_spec_json,
-	.apply = packet_apply,
-	.revert = packet_revert,
-	.stats = packet_stats,
-	.recover = packet_recover,
-};
+/* The four kinds differ in name, summary and parse() (the action) only. */
+#define PACKET_KIND(sym, kname, sum, parse_fn)                                 \
+	const struct fault_kind sym = {                                         \
+		.name = kname,                                                  \
+		.family = "packet",                                             \
+		.summary = sum,                                                 \
+		.probe = packet_backend_probe,                                  \
+		.describe = packet_backend_describe,                            \
+		.parse = parse_fn,                                              \
+		.spec_free = packet_spec_free,                                  \
+		.spec_to_json = packet_spec_json,                               \
+		.apply = packet_apply,                                          \
+		.revert = packet_revert,                                        \
+		.stats = packet_stats,                                          \
+		.recover = packet_recover,                                      \
+	}
 
-const struct fault_kind blackhole_kind = {
-	.name = "blackhole",
-	.family = "packet",
-	.summary = "drop every matched packet (eBPF on tc: tcx or clsact)",
-	.probe = packet_backend_probe,
-	.describe = packet_backend_describe,
-	.parse = blackhole_parse,
-	.spec_free = packet_spec_free,
-	.spec_to_json = packet_spec_json,
-	.apply = packet_apply,
-	.revert = packet_revert,
-	.stats = packet_stats,
-	.recover = packet_recover,
-};
-
-const struct fault_kind packet_duplicate_kind = {
-	.name = "packet-duplicate",
-	.family = "packet",
-	.summary = "send a random share of matched packets twice (eBPF on tc: tcx or clsact)",
-	.probe = packet_backend_probe,
-	.describe = packet_backend_describe,
-	.parse = packet_duplicate_parse,
-	.spec_free = packet_spec_free,
-	.spec_to_json = packet_spec_json,
-	.apply = packet_apply,
-	.revert = packet_revert,
-	.stats = packet_stats,
-	.recover = packet_recover,
-};
-
-const struct fault_kind packet_corrupt_kind = {
-	.name = "packet-corrupt",
-	.family = "packet",
-	.summary = "change payload bytes of a random share of matched packets (eBPF on tc: tcx or clsact)",
-	.probe = packet_backend_probe,
-	.describe = packet_backend_describe,
-	.parse = packet_corrupt_parse,
-	.spec_free = packet_spec_free,
-	.spec_to_json = packet_spec_json,
-	.apply = packet_apply,
-	.revert = packet_revert,
-	.stats = packet_stats,
-	.recover = packet_recover,
-};
+PACKET_KIND(packet_loss_kind, "packet-loss", "drop a random share of matched packets (eBPF on tc: tcx or clsact)",
+	    packet_loss_parse);
+PACKET_KIND(blackhole_kind, "blackhole", "drop every matched packet (eBPF on tc: tcx or clsact)", blackhole_parse);
+PACKET_KIND(packet_duplicate_kind, "packet-duplicate",
+	    "send a random share of matched packets twice (eBPF on tc: tcx or clsact)", packet_duplicate_parse);
+PACKET_KIND(packet_corrupt_kind, "packet-corrupt",
+	    "change payload bytes of a random share of matched packets (eBPF on tc: tcx or clsact)",
+	    packet_corrupt_parse);
 
 const struct fault_family packet_family = {
 	.name = "packet",

@@ -74,6 +74,8 @@ int packet_spec_parse_action(struct json_object *params, enum packet_action acti
 /* The start of every parse() of a kind's params: `params` is NULL or an object,
  * *out a zeroed spec of `size` bytes the caller frees. -errno with err set. */
 int packet_spec_alloc(struct json_object *params, size_t size, void **out, struct fault_error *err);
+/* "probability": a number in (0, 1]; -EINVAL with err set otherwise. */
+int packet_parse_probability(struct json_object *v, double *out, struct fault_error *err);
 
 /* The matching part of the parameters, for every kind that acts on matched
  * packets (delay, duplication, corruption, DNS ...): such a kind embeds a

@@ -44,7 +44,7 @@ static bool is_number(struct json_object *o)
 	return json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int);
 }
 
-static int parse_probability(struct json_object *v, double *out, struct fault_error *err)
+int packet_parse_probability(struct json_object *v, double *out, struct fault_error *err)
 {
 	if (!is_number(v)) {
 		fault_error_set(err, "probability", "must be a number in (0, 1]");
@@ -331,7 +331,7 @@ static int parse_kind(struct json_object *params, bool blackhole, enum packet_ac
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "probability") == 0 && !blackhole) {
-				r = parse_probability(v, &spec->probability, err);
+				r = packet_parse_probability(v, &spec->probability, err);
 				have_probability = true;
 			} else if (strcmp(key, "probability") == 0) {
 				fault_error_set(err, "probability",

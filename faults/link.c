@@ -1157,35 +1157,27 @@ static int link_sweep(const struct fault_env *env)
 	return c.failed ? -EIO : c.restored;
 }
 
-const struct fault_kind link_down_kind = {
-	.name = "link-down",
-	.family = "link",
-	.summary = "set interfaces administratively down; addresses and routes restored on revert",
-	.probe = link_probe,
-	.parse = link_down_parse,
-	.spec_free = link_spec_free,
-	.spec_to_json = link_spec_to_json,
-	.apply = link_apply,
-	.revert = link_revert,
-	.stats = link_stats,
-	.recover = link_recover,
-	.describe = link_describe,
-};
+/* link-down and link-flap differ in name, summary and parse() only. */
+#define LINK_KIND(sym, kname, sum, parse_fn)                                   \
+	const struct fault_kind sym = {                                         \
+		.name = kname,                                                  \
+		.family = "link",                                               \
+		.summary = sum,                                                 \
+		.probe = link_probe,                                            \
+		.parse = parse_fn,                                              \
+		.spec_free = link_spec_free,                                    \
+		.spec_to_json = link_spec_to_json,                              \
+		.apply = link_apply,                                            \
+		.revert = link_revert,                                          \
+		.stats = link_stats,                                            \
+		.recover = link_recover,                                        \
+		.describe = link_describe,                                      \
+	}
 
-const struct fault_kind link_flap_kind = {
-	.name = "link-flap",
-	.family = "link",
-	.summary = "cycle interfaces down and up (down/up intervals); restored as found on revert",
-	.probe = link_probe,
-	.parse = link_flap_parse,
-	.spec_free = link_spec_free,
-	.spec_to_json = link_spec_to_json,
-	.apply = link_apply,
-	.revert = link_revert,
-	.stats = link_stats,
-	.recover = link_recover,
-	.describe = link_describe,
-};
+LINK_KIND(link_down_kind, "link-down",
+	  "set interfaces administratively down; addresses and routes restored on revert", link_down_parse);
+LINK_KIND(link_flap_kind, "link-flap",
+	  "cycle interfaces down and up (down/up intervals); restored as found on revert", link_flap_parse);
 
 const struct fault_family link_family = {
 	.name = "link",

@@ -74,9 +74,14 @@ for backend in tcx clsact; do
 		# Checksum computed by the sender's stack: the receiver's kernel rejects them.
 		corrupt_udp "$backend $dir checksum-none" "$ns" "{$params}" 10.99.0.2 $N cork $LOW $HIGH
 		ck_expect_eq "$what: no changed datagram reached the application" 0 "$UC_CHANGED"
-		ck_expect_eq "$what: InCsumErrors grew by packets_corrupted" "$corrupted" "$UC_CSUMERR"
+		# Now and then the stack hands a packet of this flow over with its checksum still to be
+		# computed (CHECKSUM_PARTIAL, seen once in ~20 runs on ingress): the fault discards that
+		# one itself, as documented, so the two counts together make packets_corrupted.
+		fault_dropped=$(pk_stat packets_dropped)
+		ck_expect_eq "$what: InCsumErrors + packets_dropped = packets_corrupted" "$corrupted" \
+			"$((UC_CSUMERR + fault_dropped))"
+		ck_check "$what: the fault itself discarded at most 1% ($fault_dropped)" test $((fault_dropped * 100)) -le "$N"
 		ck_expect_eq "$what: the others arrived" "$((N - corrupted))" "$UC_RECEIVED"
-		ck_expect_eq "$what: nothing dropped by the fault" 0 "$(pk_stat packets_dropped)"
 		ck_expect_eq "$what: packets_matched" "$N" "$(pk_stat packets_matched)"
 		ck_expect_eq "$what: backend in stats" "$backend" "$(pk_stat backend)"
 

@@ -1,5 +1,6 @@
 #include "agent/journal.h"
 
+#include "common/statefile.h"
 #include "common/timeutil.h"
 
 #include <dirent.h>
@@ -71,21 +72,6 @@ struct json_object *journal_entry_new(const char *id, const char *kind, struct j
 	return e;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* No fsync: the journal has to outlive the agent process (a crash, SIGKILL), and a write()
  * + rename() is durable against that through the page cache. It need not outlive the machine:
  * every object the current kinds create (BPF programs, qdiscs, link state, stopped processes)
@@ -102,9 +88,9 @@ int journal_write(const char *dir, const char *id, struct json_object *entry)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int r = write_all(fd, text, strlen(text));
+	int r = fd_write_all(fd, text, strlen(text));
 	if (r == 0)
-		r = write_all(fd, "\n", 1);
+		r = fd_write_all(fd, "\n", 1);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, final) < 0)

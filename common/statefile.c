@@ -15,7 +15,7 @@ int state_file_path(const char *state_dir, const char *subdir, const char *name,
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const char *text, size_t len)
+int fd_write_all(int fd, const char *text, size_t len)
 {
 	while (len > 0) {
 		ssize_t w = write(fd, text, len);
@@ -35,7 +35,7 @@ static int write_synced(const char *path, const char *text)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	int r = write_all(fd, text, strlen(text));
+	int r = fd_write_all(fd, text, strlen(text));
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

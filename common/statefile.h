@@ -5,6 +5,9 @@
  * on disk before the change they describe (a crash in between is recovered
  * from them). */
 
+/* write() until all `len` bytes are written (EINTR retried); 0 or -errno. */
+int fd_write_all(int fd, const char *text, size_t len);
+
 /* The file's path, or with name NULL the directory's. -ENAMETOOLONG if it does not fit. */
 int state_file_path(const char *state_dir, const char *subdir, const char *name, char *buf, size_t len);
 

@@ -16,6 +16,8 @@ packages=(
 	prometheus chromium
 	# network fault fidelity tests and benchmarks (TCP throughput, the iptables comparison)
 	iperf3 iptables
+	# process and disk faults: the FUSE backend of io-fault, real victims, the stress benchmark
+	libfuse3-dev fuse3 sqlite3 stress-ng e2fsprogs
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -2,6 +2,7 @@
 #include "faults/delayline.h"
 
 #include "common/log.h"
+#include "common/pick.h"
 #include "faults/delayline_bpf.h"
 #include "faults/packet.h"
 #include "faults/match_config.h"
@@ -85,12 +86,8 @@ void delayline_shaper_init(struct delayline_shaper *s, const struct shape_spec *
 		s->burst_ns = (uint64_t)((double)spec->burst_bytes * s->ns_per_byte);
 	}
 	/* splitmix64 spreads a small seed over both words */
-	for (int i = 0; i < 2; i++) {
-		uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		s->rng[i] = z ^ (z >> 31);
-	}
+	for (int i = 0; i < 2; i++)
+		s->rng[i] = splitmix64_next(&seed);
 }
 
 /* Jitter is drawn from a standard normal that follows the previous one with

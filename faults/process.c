@@ -198,7 +198,8 @@ int process_find(const struct process_scope *scope, const char *const *names, in
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%d/ns/net", scope->proc_root, (int)pid);
 		struct process_netns ns = { 0 };
-		if (netns_of_path(path, &ns) < 0 || ns.ino != scope->netns.ino || ns.dev != scope->netns.dev)
+		if (!scope->any_netns &&
+		    (netns_of_path(path, &ns) < 0 || ns.ino != scope->netns.ino || ns.dev != scope->netns.dev))
 			continue;
 		char exe[PATH_MAX], argv0[PATH_MAX];
 		bool have_exe = false, have_argv0 = false, tried = false;

@@ -58,6 +58,7 @@ struct process_scope {
 	struct process_netns netns;     /* only processes in this namespace */
 	const pid_t *exclude;           /* never these (the agent and its ancestors) */
 	int n_exclude;
+	bool any_netns;                 /* the whole host: netns is not checked */
 };
 
 /* The scope of the calling agent: /proc, its own network namespace, itself and

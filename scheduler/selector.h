@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/pick.h"
+
 enum selector_op { SEL_EQ, SEL_NE, SEL_IN, SEL_NOTIN };
 
 struct selector_clause {
@@ -34,12 +36,8 @@ bool selector_matches(const struct selector *sel, const struct label_set *labels
 /* Canonical text form, for plans and reports. Returns a malloc'd string. */
 char *selector_format(const struct selector *sel);
 
-/* splitmix64: small, seedable, and identical everywhere, so a seed names one choice. */
-uint64_t splitmix64_next(uint64_t *state);
 
 /* Chooses `want` of the `n` candidates: `names` sorted by name, shuffled with a
  * Fisher–Yates driven by splitmix64(seed), first `want` taken. `order` (n entries) is
  * filled with candidate indices; the first `want` are the choice. want > n is -EINVAL. */
 int select_hosts(const char *const *names, size_t n, size_t want, uint64_t seed, size_t *order);
-/* Hosts a percentage stands for: ceil(percent% of n), at least 1 when n > 0. */
-size_t percent_count(double percent, size_t n);

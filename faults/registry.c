@@ -18,6 +18,8 @@ extern const struct fault_family process_family;
 extern const struct fault_family shape_family;
 extern const struct fault_family cgroup_family;
 extern const struct fault_family link_family;
+extern const struct fault_kind io_fault_kind;
+extern const struct fault_family io_family;
 
 static const struct fault_kind *const kinds[] = {
 	&packet_loss_kind,
@@ -28,6 +30,7 @@ static const struct fault_kind *const kinds[] = {
 	&connection_refused_kind,
 	&link_down_kind, &link_flap_kind,
 	&dns_kind,
+	&io_fault_kind,
 	NULL,
 };
 
@@ -38,6 +41,7 @@ static const struct fault_family *const families[] = {
 	&shape_family,
 	&cgroup_family,
 	&link_family,
+	&io_family,
 	NULL,
 };
 

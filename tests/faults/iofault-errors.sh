@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# io-fault through a real agent: a program that writes and fsyncs gets EIO on fsync
+# (files "*.log") while a file the pattern does not match passes; ENOSPC on write
+# under a prefix; after DELETE no mount is left, files are intact, the directory works.
+. "$CK_TESTS_LIB"
+ck_init ckt-io-err
+. "$CK_SOURCE_DIR/tests/faults/iofault-lib.sh"
+io_require
+io_setup
+io_agent "$CK_TMP/agent.log"
+
+# --- fsync EIO on *.log, other files pass -------------------------------------------------
+printf 'before the fault\n' > "$IO_DATA/keep.txt"
+io_apply '{"path": "'"$IO_DATA"'", "operations": ["fsync"], "errno": "EIO", "files": "*.log"}'
+ck_expect_eq "fsync EIO: applied" 201 "$IO_CODE"
+ck_check "fsync EIO: mounted over the directory" io_mounted
+ck_check "fsync EIO: fsname chaoskit-io:<id>" grep -q " - fuse.chaoskit-io chaoskit-io:$IO_ID " /proc/self/mountinfo
+out=$(io_victim write-fsync "$IO_DATA/app.log" 20)
+ck_expect_eq "fsync EIO: every fsync of app.log failed with EIO" 20 "$(io_field "$out" tally.fsync.EIO)"
+ck_expect_eq "fsync EIO: every write of app.log succeeded" 20 "$(io_field "$out" tally.write.ok)"
+out=$(io_victim write-fsync "$IO_DATA/app.dat" 20)
+ck_expect_eq "fsync EIO: app.dat (unmatched) fsyncs pass" 20 "$(io_field "$out" tally.fsync.ok)"
+ck_expect_eq "fsync EIO: stats count the faulted fsyncs" 20 "$(io_stat fsync_faulted)"
+ck_expect_eq "fsync EIO: stats saw both files' fsyncs" 40 "$(io_stat fsync_seen)"
+ck_expect_eq "fsync EIO: a file from before reads the same" "before the fault" "$(cat "$IO_DATA/keep.txt")"
+io_revert
+ck_expect_eq "fsync EIO: DELETE" 200 "$IO_CODE"
+ck_check "fsync EIO: no mount after DELETE" io_unmounted
+ck_expect_eq "fsync EIO: the data written through the mount is there" $((40 * 4096)) \
+	"$(( $(stat -c %s "$IO_DATA/app.log") + $(stat -c %s "$IO_DATA/app.dat") ))"
+out=$(io_victim write-fsync "$IO_DATA/app.log" 5)
+ck_expect_eq "fsync EIO: fsync works again after DELETE" 5 "$(io_field "$out" tally.fsync.ok)"
+
+# --- ENOSPC on write under a prefix -----------------------------------------------------------
+mkdir -p "$IO_DATA/full" "$IO_DATA/free"
+io_apply '{"path": "'"$IO_DATA"'", "operations": ["write"], "errno": "ENOSPC", "files": "full/"}'
+ck_expect_eq "write ENOSPC: applied" 201 "$IO_CODE"
+out=$(io_victim write-fsync "$IO_DATA/full/db" 10)
+ck_expect_eq "write ENOSPC: writes under full/ fail with ENOSPC" 10 "$(io_field "$out" tally.write.ENOSPC)"
+out=$(io_victim write-fsync "$IO_DATA/free/db" 10)
+ck_expect_eq "write ENOSPC: writes under free/ pass" 10 "$(io_field "$out" tally.write.ok)"
+ck_expect_eq "write ENOSPC: nothing reached full/db" 0 "$(stat -c %s "$IO_DATA/full/db")"
+io_revert
+ck_check "write ENOSPC: no mount after DELETE" io_unmounted
+ck_check "write ENOSPC: the directory is usable" io_usable "$IO_DATA"
+ck_check "write ENOSPC: the agent logged no error" bash -c "! grep -q 'ERROR' '$CK_TMP/agent.log'"
+
+# --- refusals at apply (the agent answers 500 apply_failed with the kind's reason) ------------
+io_refused() { io_apply "{\"path\": \"$1\"}"; [ "$IO_CODE" = 500 ] && grep -q "$2" <<<"$IO_BODY"; }
+ck_check "the agent's state dir is refused" io_refused "$IO_STATE" "state directory"
+ck_check "a directory holding the state dir is refused" io_refused "$CK_TMP" "state directory"
+ln -s /proc "$CK_TMP/proclink"
+ck_check "a symlink to /proc is refused" io_refused "$CK_TMP/proclink" "resolves to /proc"
+ck_check "no mount after the refusals" bash -c "[ -z \"\$(awk '/chaoskit-io/' /proc/self/mountinfo | grep '$CK_TMP')\" ]"
+ck_finish

@@ -1,0 +1,103 @@
+# Shared by the io-fault tests (faults/iofault*.c). Source after tests/lib.sh and ck_init
+# with a prefix starting "ckt-io". An agent runs in namespace $CK_PREFIX-a (nsenter
+# --net only: it shares the root mount namespace with the victims, which run in this
+# shell's namespaces); the faulted directory is $IO_DATA, under $CK_TMP.
+. "$CK_SOURCE_DIR/tests/agent/agent_lib.sh"
+IO_VICTIM="$CK_SOURCE_DIR/tests/faults/iofault-victim.py"
+IO_NS="${CK_PREFIX}-a"
+IO_SOCK="$CK_TMP/run/agent.sock"
+IO_STATE="$CK_TMP/state"
+IO_DATA="$CK_TMP/data"
+
+io_require() {
+	ck_require_root
+	ck_require_tools python3 curl nsenter umount
+	[ -x "$CK_AGENT" ] || ck_skip "chaos-agent is not built"
+	[ -c /dev/fuse ] || ck_skip "no /dev/fuse (kernel without FUSE)"
+	grep -qw fuse /proc/filesystems || ck_skip "the kernel has no fuse filesystem"
+}
+
+# Mount points of chaoskit-io mounts under /tmp/ckt-io* (ours, from any run).
+io_our_mounts() {
+	awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 2) ~ /^chaoskit-io/) print $5; break } }' \
+		/proc/self/mountinfo | grep '^/tmp/ckt-io' || true
+}
+io_detach_all() {
+	local mp
+	for mp in $(io_our_mounts); do umount -l "$mp" 2>/dev/null || true; done
+}
+# Mounts of this test's own directory.
+io_mounted() { io_our_mounts | grep -qx "$IO_DATA"; }
+io_unmounted() { ! io_mounted; }
+
+# io_setup: stale mounts of earlier runs detached, the namespace, the data directory.
+io_setup() {
+	io_detach_all
+	ck_on_exit io_detach_all
+	ck_netns "$IO_NS"
+	mkdir -p "$IO_DATA" "$CK_TMP/run"
+}
+
+# io_agent LOG [CONFIG LINES...]: an agent in $IO_NS; sets CKAGT_PID.
+io_agent() {
+	local log=$1; shift
+	ckagt_config "$CK_TMP/agent.cfg" io-host "$IO_SOCK" "$IO_STATE" "$@"
+	nsenter --net="/run/netns/$IO_NS" -- "$CK_AGENT" --config "$CK_TMP/agent.cfg" --log-level info >>"$log" 2>&1 &
+	CKAGT_PID=$!
+	ck_on_exit "kill -9 $CKAGT_PID"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q ready "$log" 2>/dev/null && return 0
+		kill -0 "$CKAGT_PID" 2>/dev/null || { cat "$log" >&2; ck_die "agent exited before ready"; }
+		sleep 0.05
+	done
+	cat "$log" >&2
+	ck_die "agent not ready after 5 s"
+}
+io_has_guardian() { grep -aq 'guardian must be true or false' "$CK_AGENT"; }
+io_no_guardian_cfg() { if io_has_guardian; then echo 'guardian = false;'; fi; }
+
+# io_apply PARAMS [DURATION]: sets IO_CODE, IO_BODY, IO_ID.
+io_apply() {
+	local r
+	r=$(ckagt_req "$IO_SOCK" POST /v1/faults "{\"kind\":\"io-fault\",\"duration\":\"${2:-2m}\",\"params\":$1}")
+	IO_CODE=${r%% *}
+	IO_BODY=${r#* }
+	IO_ID=$(ckagt_json id <<<"$IO_BODY" 2>/dev/null || true)
+}
+io_stat() {
+	local r
+	r=$(ckagt_req "$IO_SOCK" GET "/v1/faults/$IO_ID")
+	ckagt_json "stats.$1" <<<"${r#* }"
+}
+io_revert() {
+	local r
+	r=$(ckagt_req "$IO_SOCK" DELETE "/v1/faults/$IO_ID")
+	IO_CODE=${r%% *}
+}
+
+# io_victim ACTION FILE N: runs the victim, prints its JSON line.
+io_victim() { python3 "$IO_VICTIM" "$@"; }
+# io_field JSON PATH: a dotted field of the victim's output (0 when absent).
+io_field() {
+	python3 -c 'import json,sys
+v = json.loads(sys.argv[1])
+for k in sys.argv[2].split("."):
+    v = v.get(k, 0) if isinstance(v, dict) else 0
+print(v)' "$1" "$2"
+}
+
+# io_usable DIR: the directory works as a plain one: create, write, fsync, read back, rename, unlink, mkdir.
+io_usable() {
+	python3 - "$1" <<'PY'
+import os, sys
+d = sys.argv[1]
+p = os.path.join(d, "usable.tmp")
+fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"usable"); os.fsync(fd); os.close(fd)
+os.rename(p, p + "2")
+assert open(p + "2", "rb").read() == b"usable"
+os.unlink(p + "2")
+os.mkdir(os.path.join(d, "usable.dir")); os.rmdir(os.path.join(d, "usable.dir"))
+PY
+}

@@ -12,6 +12,7 @@ extern const struct fault_kind delay_kind, reorder_kind, bandwidth_kind;
 extern const struct fault_kind connection_refused_kind;
 extern const struct fault_kind link_down_kind, link_flap_kind;
 extern const struct fault_kind dns_kind;
+extern const struct fault_kind crash_point_kind;
 extern const struct fault_kind disk_fill_kind, io_throttle_kind;
 extern const struct fault_kind process_kill_kind, process_pause_kind;
 extern const struct fault_family dns_family;
@@ -20,6 +21,7 @@ extern const struct fault_family process_family;
 extern const struct fault_family shape_family;
 extern const struct fault_family cgroup_family;
 extern const struct fault_family link_family;
+extern const struct fault_family crashpoint_family;
 extern const struct fault_family disk_family;
 extern const struct fault_family freezer_family;
 extern const struct fault_kind io_fault_kind;
@@ -34,6 +36,7 @@ static const struct fault_kind *const kinds[] = {
 	&connection_refused_kind,
 	&link_down_kind, &link_flap_kind,
 	&dns_kind,
+	&crash_point_kind,
 	&disk_fill_kind, &io_throttle_kind,
 	&process_kill_kind, &process_pause_kind,
 	&io_fault_kind,
@@ -47,6 +50,7 @@ static const struct fault_family *const families[] = {
 	&shape_family,
 	&cgroup_family,
 	&link_family,
+	&crashpoint_family,
 	&disk_family,
 	&freezer_family,
 	&io_family,

@@ -12,6 +12,7 @@ extern const struct fault_kind delay_kind, reorder_kind, bandwidth_kind;
 extern const struct fault_kind connection_refused_kind;
 extern const struct fault_kind link_down_kind, link_flap_kind;
 extern const struct fault_kind dns_kind;
+extern const struct fault_kind cpu_stress_kind, memory_stress_kind;
 extern const struct fault_kind crash_point_kind;
 extern const struct fault_kind disk_fill_kind, io_throttle_kind;
 extern const struct fault_kind process_kill_kind, process_pause_kind;
@@ -21,6 +22,7 @@ extern const struct fault_family process_family;
 extern const struct fault_family shape_family;
 extern const struct fault_family cgroup_family;
 extern const struct fault_family link_family;
+extern const struct fault_family stress_family;
 extern const struct fault_family crashpoint_family;
 extern const struct fault_family disk_family;
 extern const struct fault_family freezer_family;
@@ -36,6 +38,7 @@ static const struct fault_kind *const kinds[] = {
 	&connection_refused_kind,
 	&link_down_kind, &link_flap_kind,
 	&dns_kind,
+	&cpu_stress_kind, &memory_stress_kind,
 	&crash_point_kind,
 	&disk_fill_kind, &io_throttle_kind,
 	&process_kill_kind, &process_pause_kind,
@@ -50,6 +53,7 @@ static const struct fault_family *const families[] = {
 	&shape_family,
 	&cgroup_family,
 	&link_family,
+	&stress_family,
 	&crashpoint_family,
 	&disk_family,
 	&freezer_family,

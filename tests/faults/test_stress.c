@@ -1,0 +1,225 @@
+/* cpu-stress and memory-stress: what parse() accepts and refuses (with the key),
+ * the defaults spec_to_json fills in, the duty-cycle arithmetic of the CPU worker,
+ * sizes, and the /proc parsers the stats use. Unprivileged: nothing is forked. */
+#include "faults/registry.h"
+#include "faults/stress.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tests/faults/params_check.h"
+
+#define MS 1000000LL
+
+static void expect_json(const char *kind_name, const char *params, const char *want)
+{
+	void *spec = NULL;
+	struct fault_error err;
+	int r = fault_parse_text(kind_name, params, &spec, &err);
+	if (r != 0)
+		fail_msg("%s %s refused: %s: %s", kind_name, params ? params : "NULL", err.key, err.msg);
+	const struct fault_kind *kind = fault_kind_find(kind_name);
+	struct json_object *o = kind->spec_to_json(spec);
+	const char *got = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s %s: got %s, expected %s", kind_name, params ? params : "NULL", got, want);
+	json_object_put(o);
+	kind->spec_free(spec);
+}
+
+static void test_registered(void **state)
+{
+	(void)state;
+	const struct fault_kind *cpu = fault_kind_find("cpu-stress"), *mem = fault_kind_find("memory-stress");
+	assert_non_null(cpu);
+	assert_non_null(mem);
+	assert_string_equal(cpu->family, "stress");
+	assert_string_equal(mem->family, "stress");
+	bool family = false;
+	for (const struct fault_family *const *f = fault_families(); *f; f++)
+		family |= strcmp((*f)->name, "stress") == 0 && (*f)->sweep != NULL;
+	assert_true(family);
+}
+
+static void test_cpu_defaults(void **state)
+{
+	(void)state;
+	expect_json("cpu-stress", NULL, "{\"workers\":\"all\",\"load\":100}");
+	expect_json("cpu-stress", "{}", "{\"workers\":\"all\",\"load\":100}");
+	expect_json("cpu-stress", "{\"workers\": 2, \"load\": 30}", "{\"workers\":2,\"load\":30}");
+	expect_json("cpu-stress", "{\"workers\": \"all\", \"load\": 1}", "{\"workers\":\"all\",\"load\":1}");
+	expect_json("cpu-stress", "{\"load\": 50, \"cgroup\": \"/sys/fs/cgroup/cpu/batch\"}",
+		    "{\"workers\":\"all\",\"load\":50,\"cgroup\":\"\\/sys\\/fs\\/cgroup\\/cpu\\/batch\"}");
+	expect_json("cpu-stress", "{\"workers\": 1, \"unit\": \"db.service\"}",
+		    "{\"workers\":1,\"load\":100,\"unit\":\"db.service\"}");
+}
+
+static void test_cpu_errors(void **state)
+{
+	(void)state;
+	fault_expect_parse_error("cpu-stress", "{\"workers\": 0}", "workers", "between 1 and 1024");
+	fault_expect_parse_error("cpu-stress", "{\"workers\": 1025}", "workers", "between 1 and 1024");
+	fault_expect_parse_error("cpu-stress", "{\"workers\": \"many\"}", "workers", "\"all\"");
+	fault_expect_parse_error("cpu-stress", "{\"load\": 0}", "load", "between 1 and 100");
+	fault_expect_parse_error("cpu-stress", "{\"load\": 101}", "load", "between 1 and 100");
+	fault_expect_parse_error("cpu-stress", "{\"load\": \"50%\"}", "load", "must be an integer");
+	fault_expect_parse_error("cpu-stress", "{\"size\": \"1GiB\"}", "size", "unknown parameter");
+	fault_expect_parse_error("cpu-stress", "[1]", "", "must be an object");
+	fault_expect_parse_error("cpu-stress", "{\"cgroup\": \"/sys/fs/cgroup/cpu/../x\"}", "cgroup", "cgroup directory");
+	fault_expect_parse_error("cpu-stress", "{\"cgroup\": \"\"}", "cgroup", "cgroup directory");
+	fault_expect_parse_error("cpu-stress", "{\"cgroup\": \"/a\", \"unit\": \"b.service\"}", "unit",
+				 "one placement");
+	fault_expect_parse_error("cpu-stress", "{\"processes\": {\"name\": \"x\"}, \"cgroup\": \"/a\"}", "cgroup",
+				 "one placement");
+	/* the target's own errors keep their key */
+	fault_expect_parse_error("cpu-stress", "{\"processes\": {}}", "processes", "must name processes");
+	fault_expect_parse_error("cpu-stress", "{\"processes\": {\"pid\": \"x\"}}", "processes.pid", "integer");
+}
+
+static void test_memory_params(void **state)
+{
+	(void)state;
+	expect_json("memory-stress", "{\"size\": \"64MiB\"}", "{\"size\":\"64MiB\",\"workers\":1}");
+	expect_json("memory-stress", "{\"size\": 1048576}", "{\"size\":\"1MiB\",\"workers\":1}");
+	expect_json("memory-stress", "{\"size\": \"1.5GiB\", \"workers\": 3}", "{\"size\":\"1536MiB\",\"workers\":3}");
+	expect_json("memory-stress", "{\"size\": \"100000\"}", "{\"size\":\"100000\",\"workers\":1}");
+	expect_json("memory-stress", "{\"percent\": 25}", "{\"percent\":25,\"workers\":1}");
+	expect_json("memory-stress", "{\"percent\": 10, \"processes\": {\"pid\": 1234}}",
+		    "{\"percent\":10,\"workers\":1,\"processes\":{\"pid\":1234,\"count\":0}}");
+
+	fault_expect_parse_error("memory-stress", "{}", "size", "is required");
+	fault_expect_parse_error("memory-stress", NULL, "size", "is required");
+	fault_expect_parse_error("memory-stress", "{\"size\": \"64MiB\", \"percent\": 10}", "percent",
+				 "size or percent, not both");
+	fault_expect_parse_error("memory-stress", "{\"size\": \"12XB\"}", "size", "such as \"512MiB\"");
+	fault_expect_parse_error("memory-stress", "{\"size\": \"-1MiB\"}", "size", "such as \"512MiB\"");
+	fault_expect_parse_error("memory-stress", "{\"size\": \"\"}", "size", "such as \"512MiB\"");
+	fault_expect_parse_error("memory-stress", "{\"size\": \"MiB\"}", "size", "such as \"512MiB\"");
+	fault_expect_parse_error("memory-stress", "{\"size\": 0}", "size", "such as \"512MiB\"");
+	fault_expect_parse_error("memory-stress", "{\"size\": true}", "size", "such as \"512MiB\"");
+	fault_expect_parse_error("memory-stress", "{\"size\": 100}", "size", "at least 4096");
+	fault_expect_parse_error("memory-stress", "{\"size\": \"99999999TiB\"}", "size", "larger than any");
+	fault_expect_parse_error("memory-stress", "{\"percent\": 0}", "percent", "between 1 and 100");
+	fault_expect_parse_error("memory-stress", "{\"percent\": 101}", "percent", "between 1 and 100");
+	fault_expect_parse_error("memory-stress", "{\"size\": \"1GiB\", \"load\": 50}", "load", "unknown parameter");
+	fault_expect_parse_error("memory-stress", "{\"size\": \"1GiB\", \"workers\": 0}", "workers", "between 1");
+}
+
+static void test_size_parse(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(stress_size_parse("512MiB", &v), 0);
+	assert_true(v == 512ull << 20);
+	assert_int_equal(stress_size_parse("64M", &v), 0);
+	assert_true(v == 64ull << 20);
+	assert_int_equal(stress_size_parse("1.5GiB", &v), 0);
+	assert_true(v == 3ull << 29);
+	assert_int_equal(stress_size_parse("2 GB", &v), 0);
+	assert_true(v == 2000000000ull);
+	assert_int_equal(stress_size_parse("4096", &v), 0);
+	assert_true(v == 4096);
+	assert_int_equal(stress_size_parse("10KB", &v), 0);
+	assert_true(v == 10000);
+	assert_int_equal(stress_size_parse("1.5", &v), -EINVAL);
+	assert_int_equal(stress_size_parse("1 MIB", &v), -EINVAL);
+	assert_int_equal(stress_size_parse("0x10", &v), -EINVAL);
+	assert_int_equal(stress_size_parse(" ", &v), -EINVAL);
+	assert_int_equal(stress_size_parse("1e3", &v), -EINVAL);
+	assert_int_equal(stress_size_parse("inf", &v), -EINVAL);
+	assert_int_equal(stress_size_parse("99999999999TiB", &v), -ERANGE);
+	char buf[32];
+	stress_size_format(64ull << 20, buf, sizeof(buf));
+	assert_string_equal(buf, "64MiB");
+	stress_size_format(3ull << 30, buf, sizeof(buf));
+	assert_string_equal(buf, "3GiB");
+	stress_size_format(1000, buf, sizeof(buf));
+	assert_string_equal(buf, "1000");
+}
+
+static void test_duty_cycle(void **state)
+{
+	(void)state;
+	const int64_t p = 100 * MS;
+	/* a fresh period at 50 %: 50 ms of CPU to burn */
+	assert_true(stress_duty_busy_left(50, p, 0, 0) == 50 * MS);
+	assert_true(stress_duty_busy_left(50, p, 30 * MS, 30 * MS) == 20 * MS);
+	/* budget used: sleep, whatever the wall clock says */
+	assert_true(stress_duty_busy_left(50, p, 50 * MS, 50 * MS) == 0);
+	assert_true(stress_duty_busy_left(50, p, 60 * MS, 51 * MS) == 0);
+	/* preempted: the period ends before the budget is used; no catching up */
+	assert_true(stress_duty_busy_left(50, p, 95 * MS, 10 * MS) == 5 * MS);
+	assert_true(stress_duty_busy_left(50, p, 100 * MS, 10 * MS) == 0);
+	assert_true(stress_duty_busy_left(50, p, 130 * MS, 10 * MS) == 0);
+	/* 100 %: spin to the period's end; 1 %: one millisecond */
+	assert_true(stress_duty_busy_left(100, p, 40 * MS, 40 * MS) == 60 * MS);
+	assert_true(stress_duty_busy_left(1, p, 0, 0) == 1 * MS);
+	assert_true(stress_duty_busy_left(0, p, 0, 0) == 0);
+	assert_true(stress_duty_busy_left(25, p, 0, 0) + stress_duty_busy_left(75, p, 0, 0) == p);
+
+	/* the grid: on time, a little late, periods skipped */
+	assert_true(stress_duty_next_period(1000 * MS, p, 1060 * MS) == 1100 * MS);
+	assert_true(stress_duty_next_period(1000 * MS, p, 1100 * MS) == 1100 * MS);
+	assert_true(stress_duty_next_period(1000 * MS, p, 1103 * MS) == 1103 * MS);
+	assert_true(stress_duty_next_period(1000 * MS, p, 1350 * MS) == 1350 * MS);
+
+	/* Simulated worker on an idle CPU: over 50 periods, CPU used / wall = load. */
+	for (int load = 10; load <= 100; load += 15) {
+		int64_t wall = 0, cpu = 0, start = 0;
+		const int64_t step = 50000; /* one spin chunk: 50 us */
+		while (start < 50 * p) {
+			int64_t used = 0;
+			while (stress_duty_busy_left(load, p, wall - start, used) > 0) {
+				wall += step;
+				cpu += step;
+				used += step;
+			}
+			start = stress_duty_next_period(start, p, wall);
+			wall = start;
+		}
+		double measured = 100.0 * (double)cpu / (double)wall;
+		if (measured < load - 0.1 || measured > load + 0.1)
+			fail_msg("load %d: simulated %.2f %%", load, measured);
+	}
+	assert_int_equal(stress_load_percent(50, 100, 1000 * MS), 50);
+	assert_int_equal(stress_load_percent(149, 100, 1000 * MS), 149);
+	assert_int_equal(stress_load_percent(0, 100, 1000 * MS), 0);
+	assert_int_equal(stress_load_percent(10, 100, 0), 0);
+}
+
+static void test_proc_parsers(void **state)
+{
+	(void)state;
+	uint64_t ticks, start;
+	const char *stat = "4242 (chaos (cpu) s) R 1 4242 4242 0 -1 4194304 90 0 0 0 "
+			   "123 45 0 0 20 0 1 0 987654 1234567 100 18446744073709551615";
+	assert_int_equal(stress_stat_parse(stat, &ticks, &start), 0);
+	assert_true(ticks == 168);
+	assert_true(start == 987654);
+	assert_int_equal(stress_stat_parse("4242 chaos R", &ticks, &start), -EINVAL);
+	assert_int_equal(stress_stat_parse("4242 (x) R 1 2", &ticks, &start), -EINVAL);
+	const char *status = "Name:\tchaos-memstress\nVmPeak:\t   70000 kB\nVmRSS:\t   65600 kB\nRssAnon:\t 65536 kB\n";
+	assert_true(stress_status_rss(status) == 65600ull * 1024);
+	assert_true(stress_status_rss("Name:\tzombie\nState:\tZ (zombie)\n") == 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_registered),
+		cmocka_unit_test(test_cpu_defaults),
+		cmocka_unit_test(test_cpu_errors),
+		cmocka_unit_test(test_memory_params),
+		cmocka_unit_test(test_size_parse),
+		cmocka_unit_test(test_duty_cycle),
+		cmocka_unit_test(test_proc_parsers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

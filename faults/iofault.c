@@ -42,7 +42,6 @@ static const struct {
 	{ "EMFILE", EMFILE }, { "ENFILE", ENFILE }, { "EXDEV", EXDEV }, { "ESTALE", ESTALE },
 	{ "ENXIO", ENXIO }, { "EBADF", EBADF }, { "EINVAL", EINVAL }, { "ENOTEMPTY", ENOTEMPTY },
 	{ "EMLINK", EMLINK }, { "ENAMETOOLONG", ENAMETOOLONG }, { "EOVERFLOW", EOVERFLOW },
-	{ "ENOTCONN", ENOTCONN },
 };
 #define N_ERRNOS (sizeof(errno_names) / sizeof(errno_names[0]))
 

@@ -30,6 +30,7 @@
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -939,9 +940,10 @@ int iofault_detach_leftovers(const char *exact_fsname)
 	for (int i = q.n - 1; i >= 0; i--) {
 		const char *mp = q.points[i];
 		if (!exact_fsname) {
-			struct stat st;
-			/* A daemon that answers belongs to a running agent. */
-			if (stat(mp, &st) == 0 || errno != ENOTCONN)
+			struct statfs sf;
+			/* A daemon that answers belongs to a running agent. statfs, not
+			 * stat: FUSE answers stat from cached attributes, statfs never. */
+			if (statfs(mp, &sf) == 0 || errno != ENOTCONN)
 				continue;
 		}
 		char top[256];

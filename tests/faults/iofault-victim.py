@@ -5,6 +5,7 @@ call) and duration are printed as one JSON line.
   write-fsync FILE N   open FILE once, N times: write 4 KiB, fsync
   read FILE N          N times: pread 4 KiB at offset 0 from an fd opened once
   ops FILE N           N times: open(O_CREAT)+write+close (counts each step)
+  held FILE GO N       open FILE, create GO.open, wait for GO to exist, then as write-fsync
 """
 import errno
 import json
@@ -26,11 +27,17 @@ def count(tally, step, r):
     tally[step][r] += 1
 
 def main():
-    what, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    what, path = sys.argv[1], sys.argv[2]
+    n = int(sys.argv[4] if what == "held" else sys.argv[3])
     tally, ms = {}, {}
     block = b"x" * 4096
-    if what == "write-fsync":
+    if what in ("write-fsync", "held"):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if what == "held":
+            go = sys.argv[3]
+            open(go + ".open", "w").close()
+            while not os.path.exists(go):
+                time.sleep(0.02)
         for _ in range(n):
             r, _t = outcome(lambda: os.write(fd, block))
             count(tally, "write", r)

@@ -41,4 +41,5 @@ ck_check "sweep: logged it" grep -q "sweep: disk-fill: removed the fill file $FI
 ck_check "sweep: counted it" grep -q "sweep: family disk removed 1 leftover" "$CK_TMP/agent.log.3"
 ck_check "sweep: the state file is gone" dk_no_file "$DK_STATE/diskfill/$SC_ID.json"
 ck_expect_eq "sweep: all space back" "$TOTAL" "$(dk_avail "$MNT")"
+ck_check "no sanitizer report in the agent logs" dk_logs_clean
 ck_finish

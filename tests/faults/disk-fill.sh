@@ -77,8 +77,33 @@ ck_check "kill -9: the guardian removed the fill file within 5 s" ck_wait_for 5 
 ck_log "fill file gone $(( $(ckagt_now_ms) - t0 )) ms after kill -9"
 ck_expect_eq "kill -9: all 64 MiB free again" "$TOTAL" "$(dk_avail "$MNT")"
 
-# --- refusals ----------------------------------------------------------------------------------------
 dk_agent "$CK_TMP/agent.log.2"
+
+# --- ext2 on a loop device: no fallocate (non-extent files), the write fallback; reserved blocks ---------
+if command -v mke2fs >/dev/null && grep -qw ext2 /proc/filesystems; then
+	truncate -s 32M "$CK_TMP/ext2.img"
+	mke2fs -q -F -t ext2 "$CK_TMP/ext2.img" >/dev/null
+	LOOP=$(losetup -f --show "$CK_TMP/ext2.img")
+	ck_on_exit "losetup -d $LOOP"
+	mkdir -p "$CK_TMP/ext2"
+	mount "$LOOP" "$CK_TMP/ext2"
+	ck_on_exit "umount -l '$CK_TMP/ext2'"
+	EXT_BEFORE=$(dk_avail "$CK_TMP/ext2")
+	sc_apply disk-fill "{\"path\": \"$CK_TMP/ext2\", \"free_bytes\": \"4MiB\"}" 2m || ck_die "apply: $SC_RESP"
+	ck_expect_eq "ext2: stats.method" write "$(sc_stat method)"
+	dk_within "ext2: 4 MiB free, at most 64 KiB more (indirect blocks given back)" "$(dk_avail "$CK_TMP/ext2")" \
+		$((4 * MiB)) $((4 * MiB + 65536))
+	ROOT_FREE=$(sc_stat bytes_free_root)
+	ck_check "ext2: root still has the reserved blocks (bytes_free_root $ROOT_FREE > 4 MiB + 1 MiB)" \
+		test "$ROOT_FREE" -gt $((5 * MiB))
+	sc_revert
+	ck_expect_eq "ext2: DELETE: free space as before" "$EXT_BEFORE" "$(dk_avail "$CK_TMP/ext2")"
+	ck_check "ext2: DELETE: no fill file" dk_no_file "$CK_TMP/ext2/.chaoskit-fill-$SC_ID"
+else
+	ck_log "SKIP ext2 write-fallback case: mke2fs or ext2 support missing"
+fi
+
+# --- refusals ----------------------------------------------------------------------------------------
 # (the agent answers every apply failure with 500 apply_failed, naming the key)
 refused() { # PATH MESSAGE_PART
 	sc_apply disk-fill "{\"path\": \"$1\", \"free_bytes\": \"1MiB\"}" 1m && ck_die "$1 was accepted"
@@ -96,4 +121,5 @@ dk_tmpfs "$MNT_RO" 1M
 mount -o remount,ro "$MNT_RO"
 refused "$MNT_RO" "read-only filesystem"
 ck_check "no fill file anywhere on the tmpfs" bash -c "! ls -A '$MNT' | grep -q ."
+ck_check "no sanitizer report in the agent logs" dk_logs_clean
 ck_finish

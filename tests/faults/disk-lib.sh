@@ -73,3 +73,6 @@ dk_within() {
 	if [ -n "$v" ] && [ "$v" -ge "$lo" ] && [ "$v" -le "$hi" ]; then printf 'ok - %s (%s in [%s, %s])\n' "$what" "$v" "$lo" "$hi"
 	else printf 'not ok - %s: %s not in [%s, %s]\n' "$what" "$v" "$lo" "$hi"; CK_FAILS=$((CK_FAILS + 1)); fi
 }
+
+# No sanitizer report (ASan/UBSan build) in any agent log of this test.
+dk_logs_clean() { ! grep -H -m3 "Sanitizer\|runtime error" "$CK_TMP"/agent.log* >&2; }

@@ -143,4 +143,5 @@ else
 		ck_die "a v2 cgroup without io and without a blkio twin was accepted"
 	ck_check "v2 without io: refused with the reason" grep -q "does not enable the io controller" <<<"$SC_RESP"
 fi
+ck_check "no sanitizer report in the agent logs" dk_logs_clean
 ck_finish

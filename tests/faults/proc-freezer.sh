@@ -114,6 +114,7 @@ kill -9 "$CB"
 
 # --- the freezer family's sweep: a state file no journal entry owns -------------------------------------
 kill -TERM "$CKAGT_PID"; ckagt_wait_exit "$CKAGT_PID"
+ck_expect_eq "stop: the agent exits 0" 0 "$CKAGT_RC"
 echo FROZEN >"$V1/freezer.state"
 ck_check "sweep: frozen by hand" ck_wait_for 2 v1_frozen
 mkdir -p "$PK_STATE/freezer"

@@ -101,4 +101,8 @@ ck_expect_eq "interval: no kill after the fault ended" "$N" "$(grep -c start "$R
 ck_check "interval: the supervisor itself (bash) lives" pk_alive "$SUP"
 ck_check "interval: the twin in B lives" pk_alive "$TWIN"
 ck_check "no journal entry left" pk_no_leftovers
+# an interval fault still running when the agent stops: its thread ends, exit 0 (clean under ASan)
+sc_apply process-kill '{"processes": {"name": "ckt-pk-victim"}, "interval": "300ms"}' || ck_die "refused: $SC_RESP"
+kill -TERM "$CKAGT_PID"; ckagt_wait_exit "$CKAGT_PID"
+ck_expect_eq "stop: the agent exits 0" 0 "$CKAGT_RC"
 ck_finish

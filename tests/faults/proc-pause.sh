@@ -39,9 +39,9 @@ ck_check "delete: running and counting" ck_wait_for 2 running
 ck_check "delete: nothing left in the state dir" pk_no_leftovers
 
 # --- the deadline -------------------------------------------------------------------------
-sc_apply process-pause "$PARAMS" 1s || ck_die "process-pause refused: $SC_RESP"
+sc_apply process-pause "$PARAMS" 2s || ck_die "process-pause refused: $SC_RESP"
 ck_check "deadline: paused" paused
-ck_check "deadline: running again" ck_wait_for 4 running
+ck_check "deadline: running again" ck_wait_for 5 running
 ck_expect_eq "deadline: the fault expired" expired "$(pk_fault_state)"
 ck_check "deadline: nothing left in the state dir" pk_no_leftovers
 
@@ -71,6 +71,7 @@ ck_check "no guardian: nothing left in the state dir" pk_no_leftovers
 
 # --- a crash between the state file and the journal: the process family's sweep resumes ---------------
 kill -TERM "$CKAGT_PID"; ckagt_wait_exit "$CKAGT_PID"
+ck_expect_eq "stop: the agent exits 0" 0 "$CKAGT_RC"
 kill -STOP "$VICTIM"
 START=$(awk '{ sub(/.*\) /, ""); split($0, f, " "); print f[20] }' "/proc/$VICTIM/stat")
 mkdir -p "$PK_STATE/processes"

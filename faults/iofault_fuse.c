@@ -51,12 +51,21 @@ struct node {
 	uint64_t nlookup;       /* under fs->lock */
 };
 
+/* Open files and directories are listed in the fs: after an aborted connection
+ * the kernel never sends their RELEASE, and stop frees what is left. */
+struct open_link {
+	struct open_link *prev, *next;
+	bool is_dir;
+};
+
 struct open_file {
+	struct open_link link;
 	int fd;
 	bool matched;           /* the file is one `files` selects */
 };
 
 struct open_dir {
+	struct open_link link;
 	DIR *dir;
 	off_t offset;
 	struct dirent *entry;
@@ -70,8 +79,9 @@ struct iofault_fs {
 	double timeout;
 	bool data_direct;               /* read or write faulted: matched files bypass the page cache */
 	struct node root;
-	pthread_mutex_t lock;           /* the node table */
+	pthread_mutex_t lock;           /* the node table and the open list */
 	struct node *buckets[NODE_BUCKETS];
+	struct open_link open_list;     /* circular, under lock */
 
 	struct fuse_session *se;
 	struct fuse_loop_config *loop_cfg;
@@ -230,6 +240,25 @@ static void node_forget(struct iofault_fs *fs, struct node *n, uint64_t count)
 		close(n->fd);
 		free(n);
 	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void open_track(struct iofault_fs *fs, struct open_link *l, bool is_dir)
+{
+	l->is_dir = is_dir;
+	pthread_mutex_lock(&fs->lock);
+	l->next = fs->open_list.next;
+	l->prev = &fs->open_list;
+	fs->open_list.next->prev = l;
+	fs->open_list.next = l;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void open_untrack(struct iofault_fs *fs, struct open_link *l)
+{
+	pthread_mutex_lock(&fs->lock);
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -514,14 +543,22 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
-static struct open_file *open_file_new(int fd, bool matched)
+static struct open_file *open_file_new(struct iofault_fs *fs, int fd, bool matched)
 {
-	struct open_file *f = malloc(sizeof(*f));
+	struct open_file *f = calloc(1, sizeof(*f));
 	if (f) {
 		f->fd = fd;
 		f->matched = matched;
+		open_track(fs, &f->link, false);
 	}
 	return f;
+}
+
+static void open_file_free(struct iofault_fs *fs, struct open_file *f)
+{
+	open_untrack(fs, &f->link);
+	close(f->fd);
+	free(f);
 }
 
 static void set_open_semantics(struct iofault_fs *fs, struct fuse_file_info *fi, bool matched)
@@ -546,7 +583,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, errno);
 		return;
 	}
-	struct open_file *f = open_file_new(fd, matched);
+	struct open_file *f = open_file_new(fs, fd, matched);
 	if (!f) {
 		close(fd);
 		fuse_reply_err(req, ENOMEM);
@@ -554,10 +591,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	set_open_semantics(fs, fi, matched);
-	if (fuse_reply_open(req, fi) != 0) {
-		close(fd);
-		free(f);
-	}
+	if (fuse_reply_open(req, fi) != 0)
+		open_file_free(fs, f);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
@@ -582,7 +617,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	struct fuse_entry_param e;
 	int err = do_lookup(fs, p, name, &e);
-	struct open_file *f = err ? NULL : open_file_new(fd, matched);
+	struct open_file *f = err ? NULL : open_file_new(fs, fd, matched);
 	if (!f) {
 		close(fd);
 		fuse_reply_err(req, err ? err : ENOMEM);
@@ -590,10 +625,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	set_open_semantics(fs, fi, matched);
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		close(fd);
-		free(f);
-	}
+	if (fuse_reply_create(req, &e, fi) != 0)
+		open_file_free(fs, f);
 }
 
 static struct open_file *file_of(struct fuse_file_info *fi) { return (struct open_file *)(uintptr_t)fi->fh; }
@@ -637,9 +670,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct open_file *f = file_of(fi);
-	close(f->fd);
-	free(f);
+	open_file_free(fs_of(req), file_of(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -696,8 +727,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	d->matched = matched;
+	open_track(fs, &d->link, true);
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) != 0) {
+		open_untrack(fs, &d->link);
 		closedir(d->dir);
 		free(d);
 	}
@@ -749,6 +782,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	(void)ino;
 	struct open_dir *d = dir_of(fi);
+	open_untrack(fs_of(req), &d->link);
 	closedir(d->dir);
 	free(d);
 	fuse_reply_err(req, 0);
@@ -999,6 +1033,16 @@ static void fs_free(struct iofault_fs *fs)
 	if (fs->loop_cfg)
 		fuse_loop_cfg_destroy(fs->loop_cfg);
 	free_nodes(fs);
+	while (fs->open_list.next != &fs->open_list) {
+		struct open_link *l = fs->open_list.next;
+		open_untrack(fs, l);
+		if (l->is_dir) {
+			closedir(((struct open_dir *)l)->dir);
+		} else {
+			close(((struct open_file *)l)->fd);
+		}
+		free(l);
+	}
 	if (fs->root.fd >= 0)
 		close(fs->root.fd);
 	pthread_cond_destroy(&fs->stop_cond);
@@ -1051,6 +1095,7 @@ int iofault_fs_start(const struct iofault_spec *spec, const char *fsname, struct
 	}
 	fs->spec = *spec;
 	fs->root.fd = -1;
+	fs->open_list.next = fs->open_list.prev = &fs->open_list;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->stop_lock, NULL);
 	pthread_condattr_t ca;
@@ -1087,6 +1132,7 @@ int iofault_fs_start(const struct iofault_spec *spec, const char *fsname, struct
 	char *argv[] = { "chaoskit-io", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
 	fs->se = fuse_session_new(&args, &passthrough_ops, sizeof(passthrough_ops), fs);
+	fuse_opt_free_args(&args);
 	fs->loop_cfg = fuse_loop_cfg_create();
 	if (!fs->se || !fs->loop_cfg) {
 		r = -ENOMEM;

@@ -100,5 +100,6 @@ ck_check "busy: files intact" intact
 ck_check "busy: the directory is usable" io_usable "$IO_DATA"
 kill -TERM "$CKAGT_PID"
 ckagt_wait_exit "$CKAGT_PID"
+[ "$CKAGT_RC" = 0 ] || tail -40 "$CK_TMP/agent.log.4" | sed 's/^/# /'
 ck_expect_eq "the agent stopped cleanly" 0 "$CKAGT_RC"
 ck_finish

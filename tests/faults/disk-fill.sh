@@ -21,7 +21,8 @@ dk_agent "$CK_TMP/agent.log"
 # --- free_bytes: 8 MiB left ------------------------------------------------------------------
 t0=$(ckagt_now_ms)
 sc_apply disk-fill "{\"path\": \"$MNT\", \"free_bytes\": \"8MiB\"}" 2m || ck_die "apply: $SC_RESP"
-ck_log "apply took $(( $(ckagt_now_ms) - t0 )) ms (56 MiB fallocate on tmpfs)"
+ck_log "apply took $(( $(ckagt_now_ms) - t0 )) ms through the API (56 MiB fallocate on tmpfs);" \
+	"agent: $(grep -o "applied disk-fill for [^:]* in [0-9]* ms" "$CK_TMP/agent.log" | head -1)"
 FILL=$MNT/.chaoskit-fill-$SC_ID
 ck_check "the fill file $FILL exists" test -f "$FILL"
 AVAIL=$(dk_avail "$MNT")

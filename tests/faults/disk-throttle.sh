@@ -84,6 +84,7 @@ ck_check "DELETE: every blkio.throttle file exactly as before" same_files
 FAST=$(sc_run "$CG" "$DK_NS" dd if=/dev/zero of="$LOOP1" bs=1M count=16 oflag=direct 2>&1 | dd_rate)
 dk_within "DELETE: the cgroup writes at full speed again (> 20 MiB/s)" "$FAST" $((20 * MiB)) 999999999999
 ck_check "DELETE: the state file is gone" dk_no_file "$DK_STATE/iothrottle/$SC_ID.json"
+ck_log "agent: $(grep -o "applied io-throttle for [^:]* in [0-9]* ms" "$CK_TMP/agent.log" | head -1)"
 
 # --- write_iops on a partition, by process; kill -9 -------------------------------------------
 sc_exec "$CG" "$DK_NS" sleep 300 &

@@ -8,7 +8,8 @@
  *   rename DIR LOG                 writes DIR/target.tmp "new", fsyncs it, logs "tmp written",
  *                                  renames it over DIR/target, logs "renamed"
  *   bench SYSCALL COUNT FILE       COUNT calls of SYSCALL (pwrite64 | fsync) on FILE; prints
- *                                  the mean nanoseconds per call
+ *                                  the mean nanoseconds per call (waits like the others,
+ *                                  without a log)
  * Between rounds the loops sleep 20 ms: slow enough for a test to look at them.
  * With CRASHPOINT_WAIT=FILE in the environment a victim logs "started PID" and waits
  * until FILE is gone before its first step: the test sets the crash point meanwhile. */
@@ -152,6 +153,9 @@ static int bench(const char *syscall_name, long count, const char *path)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		die(path);
+	const char *wait_file = getenv("CRASHPOINT_WAIT");
+	while (wait_file && access(wait_file, F_OK) == 0)
+		pause_round();
 	int is_fsync = strcmp(syscall_name, "fsync") == 0;
 	long long t0 = now_ns();
 	for (long i = 0; i < count; i++) {

@@ -13,6 +13,7 @@
 #include "common/timeutil.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -174,6 +175,40 @@ static int target_copy(const struct target_spec *from, struct target_spec *to)
 	return r;
 }
 
+/* The agent's own helpers are children, not ancestors, so the scope does not exclude
+ * them: its guardian (chaos-agent --guardian) and anything else it forked that runs
+ * its executable. Killing or stopping the guardian would silently take away the
+ * crash safety of every fault; they are dropped from `list`. Returns the new count.
+ * Shared with proc_pause.c. */
+int proc_drop_agent_helpers(struct process_ident *list, int n)
+{
+	char self_exe[PATH_MAX], exe[PATH_MAX], path[64];
+	ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (len <= 0)
+		return n;
+	self_exe[len] = '\0';
+	pid_t self = getpid();
+	int kept = 0;
+	for (int i = 0; i < n; i++) {
+		struct process_stat st;
+		bool helper = false;
+		if (process_stat_read("/proc", list[i].pid, &st) == 0 && st.ppid == self) {
+			snprintf(path, sizeof(path), "/proc/%d/exe", (int)list[i].pid);
+			ssize_t l = readlink(path, exe, sizeof(exe) - 1);
+			if (l > 0) {
+				exe[l] = '\0';
+				helper = strcmp(exe, self_exe) == 0;
+			}
+		}
+		if (helper)
+			log_info("process fault: pid %d (%s) is this agent's own helper (guardian or worker); left alone",
+				 (int)list[i].pid, list[i].comm);
+		else
+			list[kept++] = list[i];
+	}
+	return kept;
+}
+
 /* One round: resolve the target now and signal every match. Returns how many were
  * signalled (their pidfds in *fds_out when given, else closed), -ESRCH with err set
  * when nothing matches, or -errno. */
@@ -183,6 +218,11 @@ static int signal_round(struct kill_handle *h, int **fds_out, struct process_ide
 	struct process_ident *list = NULL;
 	int n = 0;
 	int r = target_resolve(&h->target, &h->scope, &list, &n, err);
+	if (r == 0 && (n = proc_drop_agent_helpers(list, n)) == 0) {
+		free(list);
+		fault_error_set(err, "processes", "matches only this agent's own helper processes");
+		r = -ESRCH;
+	}
 	if (r < 0) {
 		if (r == -ESRCH) { /* a round that found nothing to signal is still a round */
 			pthread_mutex_lock(&h->lock);

@@ -59,6 +59,13 @@ sc_apply process-kill '{"processes": {"name": "ckt-pk-victim"}}' && ck_die "appl
 ck_check "no match: refused, naming processes" grep -q 'no process matches' <<<"$SC_RESP"
 ck_check "no match: the twin in B lives" pk_alive "$TWIN"
 
+# --- the agent's own guardian (a child, not an ancestor) is never a victim -----------------------------
+GUARDIAN=$(pgrep -P "$CKAGT_PID" | head -1)
+ck_check "guardian: the agent has its guardian child" test -n "$GUARDIAN"
+sc_apply process-kill '{"processes": {"name": "chaos-agent"}}' && ck_die "the agent's guardian was killed"
+ck_check "guardian: refused, only the agent's own helpers match" grep -q "only this agent's own helper" <<<"$SC_RESP"
+ck_check "guardian: alive" pk_alive "$GUARDIAN"
+
 # --- count and percent ----------------------------------------------------------------------
 PIDS=()
 for i in 1 2 3 4 5; do pk_spawn "$A" P "$PK_VICTIM" 61$i; PIDS+=("$P"); done

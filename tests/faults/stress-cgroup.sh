@@ -77,4 +77,10 @@ ck_log "missing cgroup: $SC_RESP"
 ck_check "missing cgroup: the error's key is cgroup" grep -q '"key": *"cgroup"' "$CK_TMP/missing.resp"
 ck_check "missing cgroup: the message names the directory" grep -q "$CK_PREFIX-none: no such cgroup" "$CK_TMP/missing.resp"
 ck_check "missing cgroup: no stressor left" test -z "$(st_stressors)"
+sc_apply cpu-stress '{"workers": 1, "processes": {"name": "ckt-st-no-such-process"}}' &&
+	ck_die "applied with processes that match nothing"
+ck_log "no matching process: $SC_RESP"
+ck_expect_eq "no matching process: refused (apply_failed)" 500 "${SC_RESP%% *}"
+ck_check "no matching process: the key is processes..." grep -q '"key": *"processes' <<<"$SC_RESP"
+ck_check "no matching process: no stressor left" test -z "$(st_stressors)"
 ck_finish

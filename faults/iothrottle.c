@@ -730,31 +730,44 @@ static bool overlaps_other(const char *state_dir, const struct throttle_handle *
 
 /* --- apply ---------------------------------------------------------------------------------------- */
 
-static int throttle_probe(char *reason, size_t len)
+/* Which interfaces this host offers at all: a v1 blkio hierarchy with throttling
+ * files, a v2 hierarchy whose root offers the io controller. */
+static int interfaces_available(bool *v1, bool *v2)
 {
 	struct cg_mount m[THROTTLE_MAX_MOUNTS];
 	int n = cg_mounts_read(m, THROTTLE_MAX_MOUNTS);
-	if (n < 0) {
-		snprintf(reason, len, "cannot read /proc/self/mountinfo: %s", strerror(-n));
+	if (n < 0)
 		return n;
-	}
+	*v1 = *v2 = false;
 	for (int i = 0; i < n; i++) {
 		char path[PATH_MAX + 64], text[512];
 		int w;
 		if (m[i].blkio) {
 			w = snprintf(path, sizeof(path), "%s/%s", m[i].dir, v1_files[THROTTLE_RBPS]);
 			if (w > 0 && (size_t)w < sizeof(path) && access(path, F_OK) == 0)
-				return 0;
+				*v1 = true;
 		}
 		if (m[i].v2) {
 			w = snprintf(path, sizeof(path), "%s/cgroup.controllers", m[i].dir);
 			if (w > 0 && (size_t)w < sizeof(path) && read_text(path, text, sizeof(text)) >= 0)
 				for (char *save = NULL, *tok = strtok_r(text, " \n", &save); tok;
 				     tok = strtok_r(NULL, " \n", &save))
-					if (strcmp(tok, "io") == 0)
-						return 0;
+					*v2 |= strcmp(tok, "io") == 0;
 		}
 	}
+	return 0;
+}
+
+static int throttle_probe(char *reason, size_t len)
+{
+	bool v1, v2;
+	int r = interfaces_available(&v1, &v2);
+	if (r < 0) {
+		snprintf(reason, len, "cannot read /proc/self/mountinfo: %s", strerror(-r));
+		return r;
+	}
+	if (v1 || v2)
+		return 0;
 	snprintf(reason, len, "neither a cgroup v2 hierarchy with the io controller nor cgroup v1 blkio with "
 			      "throttling (CONFIG_BLK_DEV_THROTTLING) is mounted");
 	return -EOPNOTSUPP;
@@ -832,13 +845,11 @@ static int resolve_cgroups(const struct throttle_spec *spec, struct throttle_han
 		}
 		/* v2 with io first (the kernel's own choice on pure v2 hosts), then blkio. */
 		int pick = -1;
-		enum throttle_iface pick_iface = THROTTLE_V1;
 		for (int j = 0; j < nd; j++) {
 			const char *rel;
 			const struct cg_mount *mnt = cg_mount_of(m, n, dirs[j], &rel);
 			if (mnt && mnt->v2 && throttle_v2_io_enabled(dirs[j])) {
 				pick = j;
-				pick_iface = THROTTLE_V2;
 				break;
 			}
 			if (mnt && !mnt->v2 && mnt->blkio && pick < 0)
@@ -855,7 +866,6 @@ static int resolve_cgroups(const struct throttle_spec *spec, struct throttle_han
 				fault_error_set(err, "processes", "pid %d (%s) is in the root cgroup %s: throttling it would "
 								  "slow down the whole host", procs[i].pid, procs[i].comm,
 						dirs[pick]);
-			(void)pick_iface;
 		}
 		if (r >= 0)
 			r = add_cgroup(h, iface, target, err, "processes");
@@ -1058,13 +1068,17 @@ int iothrottle_sweep(const struct fault_env *env)
 static void throttle_describe(const struct fault_env *env, struct json_object *out)
 {
 	(void)env;
-	struct cg_mount m[THROTTLE_MAX_MOUNTS];
-	int n = cg_mounts_read(m, THROTTLE_MAX_MOUNTS);
-	bool v1 = false;
-	for (int i = 0; i < n; i++)
-		v1 |= m[i].blkio;
-	json_object_object_add(out, "backend", json_object_new_string(v1 ? "io.max or blkio.throttle (per cgroup)"
-									 : "io.max"));
+	bool v1 = false, v2 = false;
+	interfaces_available(&v1, &v2);
+	/* Per cgroup at apply: io.max where the cgroup's parent enables io, else blkio.throttle. */
+	json_object_object_add(out, "backend", json_object_new_string(v1 && v2 ? "io.max, blkio.throttle" :
+								      v2 ? "io.max" : v1 ? "blkio.throttle" : "none"));
+	struct json_object *backends = json_object_new_object();
+	json_object_object_add(backends, "io.max", json_object_new_string(v2 ? "ok" : "no cgroup v2 hierarchy "
+									   "offers the io controller"));
+	json_object_object_add(backends, "blkio.throttle", json_object_new_string(v1 ? "ok" : "no cgroup v1 blkio "
+									   "hierarchy with throttling"));
+	json_object_object_add(out, "backends", backends);
 }
 
 const struct fault_kind io_throttle_kind = {

@@ -174,7 +174,22 @@ static void test_throttle_params(void **state)
 						     "\"read_iops\": 10}", buf, sizeof(buf)),
 			    "{\"device\":\"\\/var\\/lib\",\"read_iops\":10,\"unit\":\"db.service\"}");
 
+	/* processes: the process target's own parser (faults/target.h), kept in spec_to_json. */
+	spec_json("io-throttle", "{\"device\": \"/dev/sdb\", \"processes\": {\"name\": \"postgres\"}, "
+				 "\"write_bps\": \"5MiB\"}", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\"processes\":{"));
+	assert_non_null(strstr(buf, "\"name\":\"postgres\""));
+	assert_non_null(strstr(buf, "\"write_bps\":5242880"));
+	void *spec = NULL;
+	struct fault_error err;
+	assert_int_equal(fault_parse_text("io-throttle", "{\"device\": \"/dev/sdb\", \"processes\": {}, "
+							 "\"write_bps\": 1}", &spec, &err), -EINVAL);
+	assert_null(spec);
+	assert_memory_equal(err.key, "processes", strlen("processes"));
+
 	const char *k = "io-throttle";
+	fault_expect_parse_error(k, "{\"device\": \"/dev/sdb\", \"cgroup\": \"/x\", \"processes\": {\"pid\": 4}, "
+				    "\"read_bps\": 1}", "processes", "not several");
 	fault_expect_parse_error(k, "{\"cgroup\": \"/x\", \"read_bps\": 1}", "device", "is required");
 	fault_expect_parse_error(k, "{\"device\": \"sdb\", \"cgroup\": \"/x\", \"read_bps\": 1}", "device", "absolute");
 	fault_expect_parse_error(k, "{\"device\": \"/dev/sdb\", \"cgroup\": \"/x\"}", "", "at least one limit");

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # crash-point with action stop through a real chaos-agent in namespace A: the fsync-loop
 # writer is stopped (state T) exactly at its 3rd fsync and stays stopped; DELETE resumes it
-# (it goes on fsyncing) and removes our program. Then again with nth 2 and the agent killed
-# with SIGKILL: its guardian resumes the stopped writer, the kernel drops our program with
+# (it goes on fsyncing) and removes our program; so does the fault's deadline. Then again
+# with nth 2 and the agent killed with SIGKILL: its guardian resumes the stopped writer, the kernel drops our program with
 # the agent's links, and no journal entry or state file is left.
 . "$CK_TESTS_LIB"
 . "$CK_SOURCE_DIR/tests/faults/crashpoint-lib.sh"
@@ -33,6 +33,13 @@ ck_check "delete: the writer runs again" ck_wait_for 3 ck_proc_running "$VICTIM"
 ck_check "delete: the 3rd fsync returned and more follow" ck_wait_for 3 grep -q '^fsynced 6$' "$CK_TMP/VICTIM.log"
 ck_check "delete: no crashpoint program left" ck_wait_for 3 cp_no_bpf_left
 ck_check "delete: no journal entry or state file left" cp_no_state_left
+
+# --- the deadline ---------------------------------------------------------------------------
+sc_apply crash-point '{"processes":{"pid":'"$VICTIM"'},"syscall":"fsync","action":"stop"}' 1s ||
+	ck_die "crash-point refused: $SC_RESP"
+ck_check "deadline: stopped at its next fsync" ck_wait_for 2 ck_proc_stopped "$VICTIM"
+ck_check "deadline: resumed when the fault's second is over" ck_wait_for 4 ck_proc_running "$VICTIM"
+ck_check "deadline: no crashpoint program left" ck_wait_for 3 cp_no_bpf_left
 
 # --- kill -9 of the agent while the writer is stopped ------------------------------------
 sc_apply crash-point '{"processes":{"pid":'"$VICTIM"'},"syscall":"fsync","nth":2,"action":"stop"}' ||

@@ -1,7 +1,11 @@
-/* crash-point parameters and its syscall table (faults/crashpoint.c). Unprivileged:
- * nothing is loaded or attached here (tests/faults/crashpoint-*.sh do that). */
+/* crash-point parameters, its syscall table, and what outlives the agent: recover()
+ * and the family's sweep resuming stopped targets (on this test's own children, nothing
+ * else is ever signalled). Unprivileged: nothing is loaded or attached here
+ * (tests/faults/crashpoint-*.sh do that). */
 #include "faults/crashpoint.h"
+#include "faults/process.h"
 #include "faults/registry.h"
+#include "common/statefile.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -9,7 +13,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -227,6 +235,161 @@ static void test_table_against_kernel(void **state)
 	}
 }
 
+/* --- recover and sweep ------------------------------------------------------------ */
+
+static pid_t stopped_child(void)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	kill(pid, SIGSTOP);
+	int status;
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	return pid;
+}
+
+/* True when the child was resumed (SIGCONT) within ms milliseconds. */
+static bool resumed_within(pid_t pid, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		int status;
+		pid_t r = waitpid(pid, &status, WCONTINUED | WNOHANG);
+		if (r == pid && WIFCONTINUED(status))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static bool resumed(pid_t pid)
+{
+	return resumed_within(pid, 1000);
+}
+
+/* recover() and the sweep signal synchronously: 200 ms is plenty to see a wrong SIGCONT. */
+static bool not_resumed(pid_t pid)
+{
+	return !resumed_within(pid, 200);
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static struct json_object *targets_json(pid_t pid, const char *signal)
+{
+	struct process_ident ident = { .pid = pid };
+	struct process_stat st;
+	assert_int_equal(process_stat_read("/proc", pid, &st), 0);
+	ident.starttime = st.starttime;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "targets", process_list_to_json(&ident, 1));
+	json_object_object_add(o, "signal", json_object_new_string(signal));
+	return o;
+}
+
+static const struct fault_family *family(void)
+{
+	const struct fault_family *const *all = fault_families();
+	for (size_t i = 0; all[i]; i++)
+		if (strcmp(all[i]->name, "crashpoint") == 0)
+			return all[i];
+	fail_msg("no crashpoint family registered");
+	return NULL;
+}
+
+static void test_recover_resumes_stopped_targets(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ckt-cp-unit.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct fault_env env = { .fault_id = "cp-1", .state_dir = dir };
+	const struct fault_kind *kind = fault_kind_find("crash-point");
+
+	pid_t pid = stopped_child();
+	/* A kill fault's record: nothing to resume (the target was killed, or someone else stopped it). */
+	struct json_object *rec = targets_json(pid, "SIGKILL");
+	assert_int_equal(kind->recover(rec, &env), 0);
+	json_object_put(rec);
+	assert_true(not_resumed(pid));
+
+	rec = targets_json(pid, "SIGSTOP");
+	assert_int_equal(kind->recover(rec, &env), 0);
+	json_object_put(rec);
+	assert_true(resumed(pid));
+
+	/* A reused pid (other start time) is not touched. */
+	kill(pid, SIGSTOP);
+	int status;
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	rec = targets_json(pid, "SIGSTOP");
+	struct json_object *t = json_object_array_get_idx(json_object_object_get(rec, "targets"), 0);
+	json_object_object_add(t, "starttime",
+			       json_object_new_int64(json_object_get_int64(json_object_object_get(t, "starttime")) + 1));
+	assert_int_equal(kind->recover(rec, &env), 0);
+	json_object_put(rec);
+	assert_true(not_resumed(pid));
+
+	/* Empty record (crash in the middle of apply): the state file alone names the target. */
+	struct json_object *file = targets_json(pid, "SIGSTOP");
+	assert_int_equal(state_file_write(dir, "crashpoint", "cp-1",
+					  json_object_to_json_string_ext(file, JSON_C_TO_STRING_PLAIN)), 0);
+	json_object_put(file);
+	rec = json_object_new_object();
+	assert_int_equal(kind->recover(rec, &env), 0);
+	json_object_put(rec);
+	assert_true(resumed(pid));
+	char path[512];
+	snprintf(path, sizeof(path), "%s/crashpoint/cp-1.json", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	reap(pid);
+
+	/* Nothing to do is success. */
+	rec = json_object_new_object();
+	assert_int_equal(kind->recover(rec, &env), 0);
+	json_object_put(rec);
+	char sub[512];
+	snprintf(sub, sizeof(sub), "%s/crashpoint", dir);
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_sweep_resumes_leftovers(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ckt-cp-unit.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct fault_env env = { .fault_id = "", .state_dir = dir };
+	assert_int_equal(family()->sweep(&env), 0);   /* no directory yet */
+
+	pid_t pid = stopped_child();
+	struct json_object *o = targets_json(pid, "SIGSTOP");
+	assert_int_equal(state_file_write(dir, "crashpoint", "cp-2",
+					  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)), 0);
+	json_object_put(o);
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp), "%s/crashpoint/cp-3.json.tmp", dir);
+	FILE *f = fopen(tmp, "w");
+	assert_non_null(f);
+	fputs("{\"targets\": [", f);   /* half written */
+	fclose(f);
+
+	assert_int_equal(family()->sweep(&env), 0);
+	assert_true(resumed(pid));
+	char sub[512];
+	snprintf(sub, sizeof(sub), "%s/crashpoint", dir);
+	assert_int_equal(rmdir(sub), 0);   /* both files gone */
+	assert_int_equal(rmdir(dir), 0);
+	reap(pid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +398,8 @@ int main(void)
 		cmocka_unit_test(test_prefix_rules),
 		cmocka_unit_test(test_syscall_table),
 		cmocka_unit_test(test_table_against_kernel),
+		cmocka_unit_test(test_recover_resumes_stopped_targets),
+		cmocka_unit_test(test_sweep_resumes_leftovers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -361,6 +361,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Writes go to the daemon one by one (no writeback cache), so write and
 	 * fsync faults see what the program did. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* With attributes never cached (metadata faults), auto_inval_data would send
+	 * a GETATTR before every cached read: 40x fewer reads per second. The cache
+	 * is dropped at each open instead (keep_cache = 0). */
+	conn->want &= ~(unsigned)FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

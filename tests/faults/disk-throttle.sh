@@ -73,6 +73,12 @@ ck_expect_eq "stats.write_bps" "$MiB" "$(sc_stat write_bps)"
 ck_check "write_bps_device holds $MM1 $MiB" grep -qx "$MM1 $MiB" "$CG/blkio.throttle.write_bps_device"
 ck_check "the other device's limit is untouched" grep -qx "$MM2 5242880" "$CG/blkio.throttle.write_bps_device"
 ck_check "read_iops of disk 1 is untouched" grep -qx "$MM1 1000" "$CG/blkio.throttle.read_iops_device"
+FIRST=$SC_ID
+sc_apply io-throttle "{\"device\": \"$LOOP1\", \"cgroup\": \"$CG\", \"write_bps\": \"2MiB\"}" 2m &&
+	ck_die "a second throttle of the same cgroup, disk and key was applied"
+ck_check "the same cgroup, disk and key twice: 409 conflict" grep -q "^409 .*already throttles device $MM1" <<<"$SC_RESP"
+ck_check "and the first limit stays" grep -qx "$MM1 $MiB" "$CG/blkio.throttle.write_bps_device"
+SC_ID=$FIRST
 WRATE=$(sc_run "$CG" "$DK_NS" dd if=/dev/zero of="$LOOP1" bs=256k count=16 oflag=direct 2>&1 | dd_rate)
 dk_within "direct writes of 4 MiB at ~1 MiB/s (+-20 %)" "$WRATE" $((MiB * 8 / 10)) $((MiB * 12 / 10))
 RRATE=$(sc_run "$CG" "$DK_NS" dd if="$LOOP1" of=/dev/null bs=256k count=12 iflag=direct 2>&1 | dd_rate)
@@ -105,8 +111,27 @@ dk_kill_agent
 ck_check "kill -9: the guardian restored every file within 5 s" ck_wait_for 5 same_files
 ck_log "limits restored $(( $(ckagt_now_ms) - t0 )) ms after kill -9"
 
+# --- no guardian: restart with the journal entry, then the sweep with only the state file -------------
+dk_agent "$CK_TMP/agent.log.2" "guardian = false;"
+sc_apply io-throttle "{\"device\": \"$LOOP1\", \"cgroup\": \"$CG\", \"write_bps\": 4096}" 10m || ck_die "apply: $SC_RESP"
+dk_kill_agent
+ck_check "crash 1: the limit outlived the agent" grep -qx "$MM1 4096" "$CG/blkio.throttle.write_bps_device"
+dk_agent "$CK_TMP/agent.log.3" "guardian = false;"
+ck_check "restart: the journal recovery restored every file" same_files
+ck_check "restart: logged" grep -q "journal: recovered $SC_ID (io-throttle" "$CK_TMP/agent.log.3"
+sc_apply io-throttle "{\"device\": \"$LOOP1\", \"cgroup\": \"$CG\", \"read_bps\": 8192}" 10m || ck_die "apply: $SC_RESP"
+dk_kill_agent
+rm -f "$DK_STATE/journal/$SC_ID.json"
+ck_check "crash 2: the limit is there, only the state file names it" \
+	bash -c "grep -qx '$MM1 8192' '$CG/blkio.throttle.read_bps_device' && test -f '$DK_STATE/iothrottle/$SC_ID.json'"
+dk_agent "$CK_TMP/agent.log.4" "guardian = false;"
+ck_check "sweep: every file exactly as before" same_files
+ck_check "sweep: logged" grep -q "sweep: io-throttle: restored the blkio.throttle limits of device $MM1" "$CK_TMP/agent.log.4"
+ck_check "sweep: the state file is gone" dk_no_file "$DK_STATE/iothrottle/$SC_ID.json"
+dk_kill_agent
+
 # --- refusals, and a path on a filesystem ---------------------------------------------------------
-dk_agent "$CK_TMP/agent.log.2"
+dk_agent "$CK_TMP/agent.log.5"
 dk_tmpfs "$CK_TMP/tmpfs" 1M
 sc_apply io-throttle "{\"device\": \"$CK_TMP/tmpfs\", \"cgroup\": \"$CG\", \"read_bps\": 1000}" 1m &&
 	ck_die "a tmpfs path was accepted"

@@ -38,4 +38,15 @@ ck_check "the twin is alive" ck_proc_running "$TWIN"
 sc_revert
 ck_check "revert: no crashpoint program or link left" ck_wait_for 3 cp_no_bpf_left
 ck_check "revert: no journal entry or state file left" cp_no_state_left
+
+# --- SIGTERM of the agent with a crash point set: reverted, clean exit (leak-free under ASan)
+cp_start SECOND "$A" fsync-loop "$CK_TMP/SECOND.data"
+sc_apply crash-point '{"processes":{"pid":'"$SECOND"'},"syscall":"fsync","nth":1000,"path_prefix":"/"}' ||
+	ck_die "crash-point refused: $SC_RESP"
+kill -TERM "$CKAGT_PID"
+ckagt_wait_exit "$CKAGT_PID"
+ck_expect_eq "stop: the agent exits 0" 0 "$CKAGT_RC"
+ck_check "stop: no crashpoint program left" ck_wait_for 3 cp_no_bpf_left
+ck_check "stop: no journal entry or state file left" cp_no_state_left
+ck_check "stop: the second victim was never signalled" ck_proc_running "$SECOND"
 ck_finish

@@ -509,6 +509,13 @@ static int fill_sweep(const char *state_dir)
 			continue;
 		struct json_object *state = fill_state_read(path);
 		int r = state ? fill_unlink(json_str(state, "path"), json_str(state, "file")) : 0;
+		if (r == -EINVAL) {
+			/* Names no fill file: nothing to remove, and kept it would fail every start. */
+			log_warn("sweep: disk-fill: %s names no fill file; removed", path);
+			json_object_put(state);
+			state = NULL;
+			r = 0;
+		}
 		if (r < 0) {
 			log_error("sweep: disk-fill: cannot remove %s/%s: %s", json_str(state, "path"),
 				  json_str(state, "file"), strerror(-r));

@@ -420,7 +420,13 @@ static void test_fill_recover_and_sweep(void **state)
 	pathf(text, sizeof(text), "{\"path\": \"%s\", \"file\": \".chaoskit-fill-f-b\"}", data);
 	write_file(path, text);
 	struct fault_env senv = { .fault_id = "", .state_dir = statedir };
-	assert_int_equal(disk_family_get()->sweep(&senv), 1);
+	/* and one that names no fill file is dropped without touching anything */
+	char bogus[PATH_MAX + 64];
+	pathf(bogus, sizeof(bogus), "%s/diskfill/f-c.json", statedir);
+	pathf(text, sizeof(text), "{\"path\": \"%s\", \"file\": \"keep-me\"}", data);
+	write_file(bogus, text);
+	assert_int_equal(disk_family_get()->sweep(&senv), 2);
+	assert_int_equal(access(bogus, F_OK), -1);
 	assert_int_equal(access(fill2, F_OK), -1);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(access(other, F_OK), 0);

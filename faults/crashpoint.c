@@ -311,10 +311,11 @@ static int tracepoint_exists(const char *event)
 	return access(path, F_OK) == 0;
 }
 
+/* The mount point exists whenever the kernel has tracefs, mounted or not. */
 static int crashpoint_probe(char *reason, size_t len)
 {
-	if (access("/sys/kernel/btf/vmlinux", F_OK) < 0 && access(TRACEFS_DIR, F_OK) < 0) {
-		snprintf(reason, len, "neither %s nor kernel BTF exist (no tracing in this kernel)", TRACEFS_DIR);
+	if (access(TRACEFS_DIR, F_OK) < 0 && access(DEBUGFS_TRACING_DIR, F_OK) < 0) {
+		snprintf(reason, len, "kernel without tracefs (%s missing): no syscall tracepoints", TRACEFS_DIR);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -520,7 +521,7 @@ static int fill_fd_table(struct crashpoint_handle *h, pid_t pid, const char *pre
 		if (bpf_map__update_elem(h->skel->maps.fds, &key, sizeof(key), &one, sizeof(one), BPF_ANY) < 0) {
 			int r = -errno;
 			closedir(d);
-			return r;
+			return r == -E2BIG ? -ENOSPC : r;   /* the table is full */
 		}
 		n++;
 	}
@@ -653,8 +654,9 @@ static int crashpoint_apply(const void *spec_v, const struct fault_env *env, voi
 			int n = fill_fd_table(h, h->targets[i].pid, spec->path_prefix);
 			if (n < 0) {
 				r = n;
-				fault_error_set(err, "", "cannot read the open files of pid %d: %s",
-						(int)h->targets[i].pid, strerror(-r));
+				fault_error_set(err, "path_prefix", "cannot enter the open files of pid %d in the fd "
+						"table (%d entries at most): %s", (int)h->targets[i].pid,
+						CRASHPOINT_MAX_FDS, strerror(-r));
 			} else {
 				tracked_fds += n;
 			}

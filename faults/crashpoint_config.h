@@ -9,7 +9,7 @@
 #define CRASHPOINT_PATH_MAX 256
 #define CRASHPOINT_PREFIX_MAX 200
 #define CRASHPOINT_MAX_TARGETS 4096
-#define CRASHPOINT_MAX_FDS 65536
+#define CRASHPOINT_MAX_FDS 16384       /* preallocated: about 1 MiB, only when path_prefix needs it */
 
 /* What a syscall's arguments say about a file. */
 enum crashpoint_arg_kind {

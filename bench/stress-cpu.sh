@@ -13,19 +13,22 @@
 #   win_sd    standard deviation of those 1 s windows (percentage points)
 # then the chaos/stress-ng ratios per L.
 #
-#   sudo bench/stress-cpu.sh [--build BUILD_DIR] [--duration SECONDS] [--loads "25 50 75"]
+#   sudo bench/stress-cpu.sh [--build BUILD_DIR] [--duration SECONDS] [--loads "25 50 75"] [--repeat N]
+# Each (tool, load) runs REPEAT times (default 3), the tools alternating; the summary gives medians.
 # Root: the agent runs in network namespace ckt-st-bench (removed on exit).
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$SRC/build
-DURATION=10
+DURATION=8
 LOADS="25 50 75"
+REPEAT=3
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) BUILD=$(cd "$2" && pwd); shift 2 ;;
 	--duration) DURATION=$2; shift 2 ;;
 	--loads) LOADS=$2; shift 2 ;;
-	*) echo "usage: $0 [--build DIR] [--duration SECONDS] [--loads \"25 50 75\"]" >&2; exit 2 ;;
+	--repeat) REPEAT=$2; shift 2 ;;
+	*) echo "usage: $0 [--build DIR] [--duration SECONDS] [--loads \"25 50 75\"] [--repeat N]" >&2; exit 2 ;;
 	esac
 done
 AGENT=$BUILD/agent/chaos-agent
@@ -122,23 +125,37 @@ run_stressng() {
 }
 
 echo "# $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)," \
-	"$(stress-ng --version | awk '{ print $1, $3 }' | tr -d ,), ${DURATION} s per run"
-printf '%-10s %4s %9s %6s %10s %7s\n' tool load measured ratio settle_ms win_sd
+	"$(stress-ng --version | awk '{ print $1, $3 }' | tr -d ,), ${DURATION} s per run; loadavg at start $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-10s %4s %3s %9s %6s %10s %7s\n' tool load run measured ratio settle_ms win_sd
 declare -A RES
 for L in $LOADS; do
-	for tool in chaos stress-ng; do
-		if [ "$tool" = chaos ]; then out=$(run_chaos "$L"); else out=$(run_stressng "$L"); fi
-		read -r m s sd <<<"$out"
-		RES[$tool.$L]="$m $s"
-		printf '%-10s %4d %9s %6s %10s %7s\n' "$tool" "$L" "$m" "$(awk -v m="$m" -v l="$L" 'BEGIN { printf "%.3f", m / l }')" "$s" "$sd"
-		sleep 1
+	for ((rep = 1; rep <= REPEAT; rep++)); do
+		# alternating, so that both tools see the same background load on average
+		for tool in chaos stress-ng; do
+			if [ "$tool" = chaos ]; then out=$(run_chaos "$L"); else out=$(run_stressng "$L"); fi
+			read -r m s sd <<<"$out"
+			RES[$tool.$L]+="$m $s;"
+			printf '%-10s %4d %3d %9s %6s %10s %7s\n' "$tool" "$L" "$rep" "$m" \
+				"$(awk -v m="$m" -v l="$L" 'BEGIN { printf "%.3f", m / l }')" "$s" "$sd"
+			sleep 1
+		done
 	done
 done
-echo "# chaos / stress-ng: accuracy = measured / requested; settle in ms"
+echo "# medians over $REPEAT run(s): accuracy = measured / requested; settled = runs that settled within 5 %"
 for L in $LOADS; do
-	read -r mc sc <<<"${RES[chaos.$L]}"
-	read -r ms ss <<<"${RES[stress-ng.$L]}"
-	printf 'load %3d: accuracy chaos %.3f stress-ng %.3f; measured chaos/stress-ng %.3f; settle chaos %s ms, stress-ng %s ms\n' \
-		"$L" "$(awk -v m="$mc" -v l="$L" 'BEGIN { print m / l }')" "$(awk -v m="$ms" -v l="$L" 'BEGIN { print m / l }')" \
-		"$(awk -v a="$mc" -v b="$ms" 'BEGIN { print a / b }')" "$sc" "$ss"
+	python3 - "$L" "${RES[chaos.$L]}" "${RES[stress-ng.$L]}" <<'PY'
+import statistics, sys
+load = float(sys.argv[1])
+def parse(text):
+    runs = [r.split() for r in text.strip(";").split(";")]
+    measured = statistics.median(float(m) for m, _ in runs)
+    settles = [int(s) for _, s in runs if s != "-"]
+    settle = f"{statistics.median(settles):.0f} ms" if settles else "never"
+    return measured, settle, f"{len(settles)}/{len(runs)}"
+c, n = parse(sys.argv[2]), parse(sys.argv[3])
+print(f"load {load:3.0f}: accuracy chaos {c[0] / load:.3f} stress-ng {n[0] / load:.3f}; "
+      f"measured chaos/stress-ng {c[0] / n[0]:.3f}; settle (median of settled) chaos {c[1]} ({c[2]} settled), "
+      f"stress-ng {n[1]} ({n[2]} settled)")
+PY
 done
+echo "# loadavg at the end $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine competes with both tools alike)"

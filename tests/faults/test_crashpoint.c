@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ftw.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -237,6 +238,30 @@ static void test_table_against_kernel(void **state)
 
 /* --- recover and sweep ------------------------------------------------------------ */
 
+/* The state directory of a recover/sweep test, removed by the teardown even when an
+ * assertion failed half-way. */
+static char state_dir[64];
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static int make_state_dir(void **state)
+{
+	(void)state;
+	snprintf(state_dir, sizeof(state_dir), "/tmp/ckt-cp-unit.XXXXXX");
+	return mkdtemp(state_dir) ? 0 : -1;
+}
+
+static int remove_state_dir(void **state)
+{
+	(void)state;
+	nftw(state_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
 static pid_t stopped_child(void)
 {
 	pid_t pid = fork();
@@ -308,8 +333,7 @@ static const struct fault_family *family(void)
 static void test_recover_resumes_stopped_targets(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/ckt-cp-unit.XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	const char *dir = state_dir;
 	struct fault_env env = { .fault_id = "cp-1", .state_dir = dir };
 	const struct fault_kind *kind = fault_kind_find("crash-point");
 
@@ -357,15 +381,13 @@ static void test_recover_resumes_stopped_targets(void **state)
 	json_object_put(rec);
 	char sub[512];
 	snprintf(sub, sizeof(sub), "%s/crashpoint", dir);
-	assert_int_equal(rmdir(sub), 0);
-	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(rmdir(sub), 0);   /* the state file is gone */
 }
 
 static void test_sweep_resumes_leftovers(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/ckt-cp-unit.XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	const char *dir = state_dir;
 	struct fault_env env = { .fault_id = "", .state_dir = dir };
 	assert_int_equal(family()->sweep(&env), 0);   /* no directory yet */
 
@@ -385,9 +407,8 @@ static void test_sweep_resumes_leftovers(void **state)
 	assert_true(resumed(pid));
 	char sub[512];
 	snprintf(sub, sizeof(sub), "%s/crashpoint", dir);
-	assert_int_equal(rmdir(sub), 0);   /* both files gone */
-	assert_int_equal(rmdir(dir), 0);
 	reap(pid);
+	assert_int_equal(rmdir(sub), 0);   /* both files gone */
 }
 
 int main(void)
@@ -398,8 +419,8 @@ int main(void)
 		cmocka_unit_test(test_prefix_rules),
 		cmocka_unit_test(test_syscall_table),
 		cmocka_unit_test(test_table_against_kernel),
-		cmocka_unit_test(test_recover_resumes_stopped_targets),
-		cmocka_unit_test(test_sweep_resumes_leftovers),
+		cmocka_unit_test_setup_teardown(test_recover_resumes_stopped_targets, make_state_dir, remove_state_dir),
+		cmocka_unit_test_setup_teardown(test_sweep_resumes_leftovers, make_state_dir, remove_state_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

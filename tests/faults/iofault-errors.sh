@@ -45,6 +45,39 @@ ck_check "write ENOSPC: no mount after DELETE" io_unmounted
 ck_check "write ENOSPC: the directory is usable" io_usable "$IO_DATA"
 ck_check "write ENOSPC: the agent logged no error" bash -c "! grep -q 'ERROR' '$CK_TMP/agent.log'"
 
+# --- metadata operations (EPERM on names starting "locked"), permissions and ownership ----------
+printf 'locked\n' > "$IO_DATA/locked.txt"; printf 'other\n' > "$IO_DATA/other.txt"
+printf 'secret\n' > "$IO_DATA/secret.txt"; chmod 600 "$IO_DATA/secret.txt"
+mkdir -p "$IO_DATA/shared"; chmod 1777 "$IO_DATA/shared"
+io_apply '{"path": "'"$IO_DATA"'", "operations": ["open", "create", "unlink", "rename", "mkdir"], "errno": "EPERM", "files": "locked*"}'
+ck_expect_eq "metadata EPERM: applied" 201 "$IO_CODE"
+ck_check "metadata EPERM: open of locked.txt fails with EPERM" \
+	bash -c "cat '$IO_DATA/locked.txt' 2>&1 | grep -q 'Operation not permitted'"
+ck_expect_eq "metadata EPERM: other.txt opens" other "$(cat "$IO_DATA/other.txt")"
+ck_check "metadata EPERM: creating locked.new fails" bash -c "! touch '$IO_DATA/locked.new' 2>/dev/null"
+ck_check "metadata EPERM: unlinking locked.txt fails" bash -c "! rm -f '$IO_DATA/locked.txt' 2>/dev/null"
+ck_check "metadata EPERM: renaming to locked.x fails" bash -c "! mv '$IO_DATA/other.txt' '$IO_DATA/locked.x' 2>/dev/null"
+ck_check "metadata EPERM: mkdir lockeddir fails" bash -c "! mkdir '$IO_DATA/lockeddir' 2>/dev/null"
+ck_check "metadata EPERM: unmatched names work (create, rename, unlink, mkdir)" \
+	bash -c "touch '$IO_DATA/free.new' && mv '$IO_DATA/free.new' '$IO_DATA/free.mv' && rm '$IO_DATA/free.mv' && mkdir '$IO_DATA/freedir' && rmdir '$IO_DATA/freedir'"
+ck_check "metadata EPERM: the directory lists" bash -c "ls '$IO_DATA' | grep -qx locked.txt"
+# default_permissions: the kernel checks the real modes; new files belong to their creator
+chmod 711 "$CK_TMP"
+ck_expect_eq "permissions: nobody reads a 0644 file through the mount" other \
+	"$(python3 -c 'import os,sys; os.setgid(65534); os.setuid(65534); print(open(sys.argv[1]).read().strip())' "$IO_DATA/other.txt")"
+ck_check "permissions: nobody cannot read a root 0600 file through the mount" \
+	python3 -c 'import os,sys; os.setgid(65534); os.setuid(65534)
+try: open(sys.argv[1]).read(); sys.exit(1)
+except PermissionError: pass' "$IO_DATA/secret.txt"
+python3 -c 'import os,sys; os.setgid(65534); os.setuid(65534); os.umask(0); os.close(os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o640))' \
+	"$IO_DATA/shared/by-nobody"
+ck_expect_eq "ownership: a file nobody created belongs to nobody with the mode asked for" "65534 640" \
+	"$(stat -c '%u %a' "$IO_DATA/shared/by-nobody")"
+ck_expect_eq "metadata EPERM: stats counted the faulted operations" 5 "$(io_stat ops_faulted)"
+io_revert
+ck_check "metadata EPERM: no mount after DELETE" io_unmounted
+ck_expect_eq "metadata EPERM: locked.txt intact" locked "$(cat "$IO_DATA/locked.txt")"
+
 # --- refusals at apply (the agent answers 500 apply_failed with the kind's reason) ------------
 io_refused() { io_apply "{\"path\": \"$1\"}"; [ "$IO_CODE" = 500 ] && grep -q "$2" <<<"$IO_BODY"; }
 ck_check "the agent's state dir is refused" io_refused "$IO_STATE" "state directory"

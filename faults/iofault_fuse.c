@@ -408,7 +408,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	enum iofault_op op = (to_set & FUSE_SET_ATTR_SIZE) && (fs->spec.ops & (1u << IOF_TRUNCATE)) ? IOF_TRUNCATE
 												      : IOF_SETATTR;
 	INJECT_OR_RETURN(req, op, node_matches(fs, n));
-	int fd = fi ? ((struct open_file *)(uintptr_t)fi->fh)->fd : -1;
+	/* fchmod/futimens on a directory fd come with that directory's handle */
+	int fd = -1;
+	if (fi && fi->fh) {
+		struct open_link *l = (struct open_link *)(uintptr_t)fi->fh;
+		fd = l->is_dir ? dirfd(((struct open_dir *)l)->dir) : ((struct open_file *)l)->fd;
+	}
 	char proc[64];
 	proc_fd_path(n->fd, proc, sizeof(proc));
 	int r = 0;
@@ -851,6 +856,7 @@ static void unescape_mountinfo(char *s)
 }
 
 struct mount_entry {
+	dev_t dev;
 	char mountpoint[PATH_MAX];
 	char fstype[64];
 	char source[256];
@@ -883,6 +889,9 @@ static int mountinfo_each(int (*fn)(const struct mount_entry *m, void *arg), voi
 		char *source = fstype ? strtok_r(NULL, " \n", &save) : NULL;
 		if (!field[4] || !source)
 			continue;
+		unsigned major_no = 0, minor_no = 0;
+		if (sscanf(field[2], "%u:%u", &major_no, &minor_no) == 2)
+			m->dev = makedev(major_no, minor_no);
 		snprintf(m->mountpoint, sizeof(m->mountpoint), "%s", field[4]);
 		snprintf(m->fstype, sizeof(m->fstype), "%s", fstype);
 		snprintf(m->source, sizeof(m->source), "%s", source);
@@ -933,6 +942,27 @@ static int ours_at(const struct mount_entry *m, void *arg)
 	if (strcmp(m->mountpoint, q->path) == 0 && is_ours(m))
 		q->found = true;
 	return 0;
+}
+
+struct dev_query {
+	dev_t dev;
+	bool found;
+};
+
+static int dev_listed(const struct mount_entry *m, void *arg)
+{
+	struct dev_query *q = arg;
+	if (m->dev == q->dev && is_ours(m))
+		q->found = true;
+	return 0;
+}
+
+/* Whether our mount with this device number is still in this mount namespace. */
+static bool mount_dev_listed(dev_t dev)
+{
+	struct dev_query q = { .dev = dev };
+	mountinfo_each(dev_listed, &q);
+	return q.found;
 }
 
 bool iofault_mounted_at(const char *path)
@@ -1223,10 +1253,12 @@ int iofault_fs_stop(struct iofault_fs *fs)
 			r = -errno;
 			log_error("io-fault: unmounting %s: %s", fs->spec.path, strerror(errno));
 		}
-	} else {
+	} else if (mount_dev_listed(fs->mount_dev)) {
 		r = -EBUSY;
 		log_error("io-fault: the mount over %s is not the topmost one there any more; its connection is "
 			  "aborted instead", fs->spec.path);
+	} else {
+		log_warn("io-fault: the mount over %s was already removed by someone else", fs->spec.path);
 	}
 	stop_threads(fs, unmounted);
 	fs_free(fs);

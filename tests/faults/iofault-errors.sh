@@ -78,6 +78,22 @@ io_revert
 ck_check "metadata EPERM: no mount after DELETE" io_unmounted
 ck_expect_eq "metadata EPERM: locked.txt intact" locked "$(cat "$IO_DATA/locked.txt")"
 
+# --- pass-through of attribute changes on directory and file fds; a mount removed by hand -------
+mkdir -p "$IO_DATA/attrdir"
+io_apply '{"path": "'"$IO_DATA"'", "operations": ["fsync"], "errno": "EIO", "files": "nothing-matches"}'
+ck_expect_eq "attrs: applied" 201 "$IO_CODE"
+python3 -c 'import os,sys
+d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY); os.fchmod(d, 0o750); os.close(d)
+f = os.open(sys.argv[2], os.O_RDWR | os.O_CREAT, 0o600); os.write(f, b"123456"); os.ftruncate(f, 3); os.fchmod(f, 0o604); os.close(f)' \
+	"$IO_DATA/attrdir" "$IO_DATA/attrdir/f"
+ck_expect_eq "attrs: fchmod of a directory fd reached the real directory" 750 "$(stat -c %a "$IO_DATA/attrdir")"
+ck_expect_eq "attrs: ftruncate and fchmod of a file fd reached the real file" "3 604" "$(stat -c '%s %a' "$IO_DATA/attrdir/f")"
+umount -l "$IO_DATA"
+io_revert
+ck_expect_eq "removed by hand: DELETE still succeeds" 200 "$IO_CODE"
+ck_check "removed by hand: the agent noticed" grep -q "was already removed by someone else" "$CK_TMP/agent.log"
+ck_expect_eq "attrs: the real directory kept its mode" 750 "$(stat -c %a "$IO_DATA/attrdir")"
+
 # --- refusals at apply (the agent answers 500 apply_failed with the kind's reason) ------------
 io_refused() { io_apply "{\"path\": \"$1\"}"; [ "$IO_CODE" = 500 ] && grep -q "$2" <<<"$IO_BODY"; }
 ck_check "the agent's state dir is refused" io_refused "$IO_STATE" "state directory"

@@ -162,10 +162,6 @@ static int target_copy(const struct target_spec *from, struct target_spec *to)
 	if (!params)
 		return -ENOMEM;
 	struct json_object *target = target_to_json(from);
-	/* "count": 0 means all in the listing but is not a count parse() takes. */
-	struct json_object *count;
-	if (target && json_object_object_get_ex(target, "count", &count) && json_object_get_int(count) == 0)
-		json_object_object_del(target, "count");
 	json_object_object_add(params, "processes", target);
 	struct fault_error err = { { 0 }, { 0 } };
 	int r = target_parse(params, "processes", to, &err);
@@ -173,40 +169,6 @@ static int target_copy(const struct target_spec *from, struct target_spec *to)
 	if (r < 0)
 		log_error("process-kill: copying the target failed: %s: %s", err.key, err.msg);
 	return r;
-}
-
-/* The agent's own helpers are children, not ancestors, so the scope does not exclude
- * them: its guardian (chaos-agent --guardian) and anything else it forked that runs
- * its executable. Killing or stopping the guardian would silently take away the
- * crash safety of every fault; they are dropped from `list`. Returns the new count.
- * Shared with proc_pause.c. */
-int proc_drop_agent_helpers(struct process_ident *list, int n)
-{
-	char self_exe[PATH_MAX], exe[PATH_MAX], path[64];
-	ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
-	if (len <= 0)
-		return n;
-	self_exe[len] = '\0';
-	pid_t self = getpid();
-	int kept = 0;
-	for (int i = 0; i < n; i++) {
-		struct process_stat st;
-		bool helper = false;
-		if (process_stat_read("/proc", list[i].pid, &st) == 0 && st.ppid == self) {
-			snprintf(path, sizeof(path), "/proc/%d/exe", (int)list[i].pid);
-			ssize_t l = readlink(path, exe, sizeof(exe) - 1);
-			if (l > 0) {
-				exe[l] = '\0';
-				helper = strcmp(exe, self_exe) == 0;
-			}
-		}
-		if (helper)
-			log_info("process fault: pid %d (%s) is this agent's own helper (guardian or worker); left alone",
-				 (int)list[i].pid, list[i].comm);
-		else
-			list[kept++] = list[i];
-	}
-	return kept;
 }
 
 /* One round: resolve the target now and signal every match. Returns how many were
@@ -218,11 +180,6 @@ static int signal_round(struct kill_handle *h, int **fds_out, struct process_ide
 	struct process_ident *list = NULL;
 	int n = 0;
 	int r = target_resolve(&h->target, &h->scope, &list, &n, err);
-	if (r == 0 && (n = proc_drop_agent_helpers(list, n)) == 0) {
-		free(list);
-		fault_error_set(err, "processes", "matches only this agent's own helper processes");
-		r = -ESRCH;
-	}
 	if (r < 0) {
 		if (r == -ESRCH) { /* a round that found nothing to signal is still a round */
 			pthread_mutex_lock(&h->lock);

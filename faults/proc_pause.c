@@ -38,7 +38,6 @@
 #define FREEZER_SUBDIR "freezer"
 
 extern const struct fault_kind process_kill_kind;
-int proc_drop_agent_helpers(struct process_ident *list, int n); /* proc_kill.c */
 
 enum pause_method { PAUSE_AUTO, PAUSE_FREEZER, PAUSE_SIGNAL };
 static const char *const method_names[] = { "auto", "freezer", "signal" };
@@ -511,11 +510,6 @@ static int apply_signal(const struct pause_spec *spec, const struct fault_env *e
 	int n = 0;
 	if ((r = target_resolve(&spec->target, &scope, &found, &n, err)) < 0)
 		return r;
-	if ((n = proc_drop_agent_helpers(found, n)) == 0) {
-		free(found);
-		fault_error_set(err, "processes", "matches only this agent's own helper processes");
-		return -ESRCH;
-	}
 	/* Someone else stopped these: resuming them at the end would undo that. */
 	int kept = 0;
 	for (int i = 0; i < n; i++) {

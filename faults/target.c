@@ -181,10 +181,11 @@ struct json_object *target_to_json(const struct target_spec *spec)
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
 		if (texts[i])
 			json_object_object_add(o, criteria[i + 1], json_object_new_string(texts[i]));
+	/* neither: every match */
 	if (spec->percent)
 		json_object_object_add(o, "percent", json_object_new_int(spec->percent));
-	else
-		json_object_object_add(o, "count", json_object_new_int(spec->count)); /* 0: all */
+	else if (spec->count)
+		json_object_object_add(o, "count", json_object_new_int(spec->count));
 	if (spec->has_seed)
 		json_object_object_add(o, "seed", json_object_new_int64((int64_t)spec->seed));
 	return o;
@@ -490,6 +491,23 @@ static bool excluded(const struct process_scope *scope, pid_t pid)
 	return false;
 }
 
+/* The agent's own helpers are children, not ancestors, so the scope's exclusions miss
+ * them: its guardian (chaos-agent --guardian) and anything else it forked that runs its
+ * executable. Stopping or killing the guardian would silently take away the crash
+ * safety of every fault. Stressors are forked children showing the agent's executable
+ * too, and are left out as well. */
+static bool agent_helper(const struct process_scope *scope, pid_t pid, const struct process_stat *st)
+{
+	if (st->ppid != getpid())
+		return false;
+	char self_exe[PATH_MAX], exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (len <= 0)
+		return false;
+	self_exe[len] = '\0';
+	return read_exe(scope->proc_root, pid, exe, sizeof(exe)) && strcmp(exe, self_exe) == 0;
+}
+
 static int cmp_pid(const void *a, const void *b)
 {
 	const struct process_ident *x = a, *y = b;
@@ -576,7 +594,7 @@ int target_resolve(const struct target_spec *spec, const struct process_scope *s
 		return r;
 	}
 	struct process_ident *list = NULL;
-	int n = 0, cap = 0, r = 0;
+	int n = 0, cap = 0, r = 0, helpers = 0;
 	struct dirent *de;
 	while ((de = readdir(dir))) {
 		char *end;
@@ -593,6 +611,10 @@ int target_resolve(const struct target_spec *spec, const struct process_scope *s
 			continue;
 		if (!in_scope_netns(scope, pid) || !matches(spec, scope, pid, &st, by_cgroup ? &cg : NULL))
 			continue;
+		if (agent_helper(scope, pid, &st)) {
+			helpers++;
+			continue;
+		}
 		if (n == cap) {
 			int ncap = cap ? cap * 2 : 16;
 			struct process_ident *grown = realloc(list, sizeof(*list) * (size_t)ncap);
@@ -617,8 +639,9 @@ int target_resolve(const struct target_spec *spec, const struct process_scope *s
 	if (n == 0) {
 		char what[512];
 		describe_criteria(spec, what, sizeof(what));
-		fault_error_set(err, "processes", "no process matches %s in this agent's scope%s", what,
-				scope->any_netns ? "" : " (its network namespace)");
+		fault_error_set(err, "processes", "no process matches %s in this agent's scope%s%s", what,
+				scope->any_netns ? "" : " (its network namespace)",
+				helpers ? " but the agent's own helper processes" : "");
 		return -ESRCH;
 	}
 	qsort(list, (size_t)n, sizeof(*list), cmp_pid);

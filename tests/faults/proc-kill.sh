@@ -63,7 +63,7 @@ ck_check "no match: the twin in B lives" pk_alive "$TWIN"
 GUARDIAN=$(pgrep -P "$CKAGT_PID" | head -1)
 ck_check "guardian: the agent has its guardian child" test -n "$GUARDIAN"
 sc_apply process-kill '{"processes": {"name": "chaos-agent"}}' && ck_die "the agent's guardian was killed"
-ck_check "guardian: refused, only the agent's own helpers match" grep -q "only this agent's own helper" <<<"$SC_RESP"
+ck_check "guardian: refused, only the agent's own helpers match" grep -q "but the agent's own helper processes" <<<"$SC_RESP"
 ck_check "guardian: alive" pk_alive "$GUARDIAN"
 
 # --- count and percent ----------------------------------------------------------------------

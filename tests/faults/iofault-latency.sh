@@ -27,6 +27,16 @@ ck_expect_eq "delay: and none faulted" 0 "$(io_stat fsync_faulted)"
 io_revert
 ck_check "delay: no mount after DELETE" io_unmounted
 
+# --- uniform jitter: 10 ms +- 5 ms ------------------------------------------------------------------
+io_apply '{"path": "'"$IO_DATA"'", "operations": ["fsync"], "latency": "10ms", "jitter": "5ms"}'
+ck_expect_eq "jitter: applied" 201 "$IO_CODE"
+out=$(io_victim write-fsync "$IO_DATA/jitter.dat" 40)
+lo=$(io_field "$out" ms.fsync.min) hi=$(io_field "$out" ms.fsync.max)
+ck_log "jitter 10ms+-5ms: min $lo ms, p50 $(io_field "$out" ms.fsync.p50) ms, max $hi ms"
+ck_check "jitter: no fsync took less than 5 ms ($lo)" in_range "$lo" 5 15
+ck_check "jitter: the delays spread over more than 4 ms ($lo..$hi)" python3 -c 'import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) > 4 else 1)' "$lo" "$hi"
+io_revert
+
 # --- probability 0.5 -----------------------------------------------------------------------------
 io_apply '{"path": "'"$IO_DATA"'", "operations": ["fsync"], "errno": "EIO", "probability": 0.5}'
 ck_expect_eq "probability: applied" 201 "$IO_CODE"

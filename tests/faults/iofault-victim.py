@@ -67,7 +67,8 @@ def main():
         sys.exit("unknown action " + what)
     for k, v in ms.items():
         v.sort()
-        ms[k] = {"p50": v[len(v) // 2], "p99": v[min(len(v) - 1, int(len(v) * 0.99))], "n": len(v)}
+        ms[k] = {"p50": v[len(v) // 2], "p99": v[min(len(v) - 1, int(len(v) * 0.99))], "n": len(v),
+                 "min": v[0], "max": v[-1]}
     print(json.dumps({"tally": tally, "ms": ms}))
 
 main()

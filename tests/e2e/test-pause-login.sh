@@ -14,7 +14,8 @@ login_pid=$(cat "$LAB_DIR/h1/login.pid")
 talk_pid=$(cat "$LAB_DIR/h1/demo.pid")
 ck_expect_eq "login runs before the experiment" S "$(e2e_proc_state "$login_pid" | tr R S)"
 e2e_run_start pause "$CK_EXPERIMENTS/lab-pause-login.cfg"
-ck_wait_for 20 test "$(e2e_proc_state "$login_pid")" = T || ck_die "login was never frozen"
+login_frozen() { [ "$(e2e_proc_state "$login_pid")" = T ]; }
+ck_wait_for 20 login_frozen || { sed "s/^/  | /" "$RUN_LOG"; ck_die "login was never frozen"; }
 ck_log "login (pid $login_pid) frozen"
 ck_check "h1's talk service is not frozen" test "$(e2e_proc_state "$talk_pid")" != T
 e2e_run_wait
@@ -32,7 +33,8 @@ ck_check "talk never deviated" grep -q '^talk answers|ok|deviated=no' <<<"$rec"
 ck_check "login deviated and recovered" grep -q '^login answers|deviate|deviated=yes|recovered=yes' <<<"$rec"
 ck_check "/send deviated and recovered" grep -q '^talk /send works|deviate|deviated=yes|recovered=yes' <<<"$rec"
 ck_check "the login service runs again, same process" test "$(e2e_proc_state "$login_pid")" != T
-ck_check "the login service answers again" e2e_curl_ctl "http://10.77.0.11:8081/health"
+login_answers() { e2e_curl_ctl "http://10.77.0.11:8081/health" >/dev/null; }
+ck_check "the login service answers again" login_answers
 e2e_check_junit_matches_journal 0
 e2e_check_no_faults_left
 e2e_lab_down

@@ -1101,6 +1101,63 @@ static int abort_connection(dev_t dev)
 	return r;
 }
 
+/* A process of another mount namespace that still has the mount (copied there
+ * when it unshared its namespace): the usual reason the filesystem outlives our
+ * unmount. "" when none is found. */
+static void find_other_holder(dev_t dev, char *buf, size_t len)
+{
+	buf[0] = 0;
+	struct stat self;
+	if (stat("/proc/self/ns/mnt", &self) < 0)
+		return;
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return;
+	ino_t seen[64];
+	int n_seen = 0;
+	char want[32];
+	snprintf(want, sizeof(want), " %u:%u ", major(dev), minor(dev));
+	struct dirent *de;
+	while (!buf[0] && (de = readdir(proc))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char path[300];
+		struct stat ns;
+		snprintf(path, sizeof(path), "/proc/%s/ns/mnt", de->d_name);
+		if (stat(path, &ns) < 0 || ns.st_ino == self.st_ino)
+			continue;
+		bool known = false;
+		for (int i = 0; i < n_seen; i++)
+			known |= seen[i] == ns.st_ino;
+		if (known)
+			continue;
+		if (n_seen < 64)
+			seen[n_seen++] = ns.st_ino;
+		snprintf(path, sizeof(path), "/proc/%s/mountinfo", de->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		char line[4096];
+		while (fgets(line, sizeof(line), f)) {
+			if (strstr(line, want) && strstr(line, IOFAULT_FSNAME_PREFIX)) {
+				char comm[64] = "?";
+				snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+				FILE *c = fopen(path, "re");
+				if (c) {
+					if (fgets(comm, sizeof(comm), c))
+						comm[strcspn(comm, "\n")] = 0;
+					fclose(c);
+				}
+				snprintf(buf, len, " (pid %s, %s, holds a copy in mount namespace %lu)", de->d_name, comm,
+					 (unsigned long)ns.st_ino);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(proc);
+}
+
 static void stop_threads(struct iofault_fs *fs, bool unmounted)
 {
 	if (!fs->loop_started)
@@ -1110,12 +1167,14 @@ static void stop_threads(struct iofault_fs *fs, bool unmounted)
 	deadline.tv_sec += unmounted ? IOFAULT_DRAIN_MS / 1000 : 0;
 	if (pthread_timedjoin_np(fs->loop_thread, NULL, &deadline) == 0)
 		return;
+	char holder[512];
+	find_other_holder(fs->mount_dev, holder, sizeof(holder));
 	int r = abort_connection(fs->mount_dev);
 	if (r < 0)
 		log_error("io-fault: cannot abort FUSE connection %u: %s", (unsigned)minor(fs->mount_dev), strerror(-r));
 	else if (unmounted)
-		log_warn("io-fault: %s was still in use %d ms after the unmount: connection aborted, the remaining "
-			 "users get ENOTCONN", fs->spec.path, IOFAULT_DRAIN_MS);
+		log_warn("io-fault: %s was still in use %d ms after the unmount%s: connection aborted, the remaining "
+			 "users get ENOTCONN", fs->spec.path, IOFAULT_DRAIN_MS, holder);
 	pthread_join(fs->loop_thread, NULL);
 }
 

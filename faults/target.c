@@ -445,6 +445,8 @@ int target_process_cgroups(pid_t pid, char (*dirs)[PATH_MAX], int max)
 	int n_mounts = cgroup_mounts(mounts, 32);
 	if (n_mounts < 0)
 		return n_mounts;
+	if (n_mounts == 0)
+		return -ENOENT; /* e.g. an agent under `ip netns exec`, whose fresh /sys hides them */
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	FILE *f = fopen(path, "re");

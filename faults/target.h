@@ -65,5 +65,6 @@ int target_cgroup_dir(const struct target_spec *spec, char *buf, size_t len, str
 
 /* The cgroup directories a process belongs to, one per mounted hierarchy (v2 and
  * each v1 controller mount), as absolute paths, read from /proc/PID/cgroup and
- * /proc/self/mountinfo. Returns how many (<= max) or -errno. */
+ * /proc/self/mountinfo. Returns how many (<= max) or -errno; -ENOENT when this
+ * process's mount namespace shows no cgroup hierarchy at all. */
 int target_process_cgroups(pid_t pid, char (*dirs)[PATH_MAX], int max);

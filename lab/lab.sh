@@ -365,8 +365,11 @@ start_in_ns() {
 	local ns=$1 pidfile=$2 log=$3 binary=$4 pid known; shift 4
 	# The same binary may already run there (talk, then login on h1): the new one is not among these.
 	known=" $(ns_pids_of "$ns" "$binary" | tr '\n' ' ') "
-	setsid ip netns exec "$ns" "$binary" "$@" </dev/null >>"$log" 2>&1 &
-	# setsid and ip exec in place, but find the process by what it runs rather than trust that.
+	# nsenter, not `ip netns exec`: that one gives the process a mount namespace of its own with
+	# a fresh /sys, where no cgroup hierarchy is mounted and mounts it makes (an io-fault's FUSE
+	# mount) are seen by nobody else. A lab host shares the machine's mounts like a real host.
+	setsid nsenter --net="/run/netns/$ns" "$binary" "$@" </dev/null >>"$log" 2>&1 &
+	# setsid and nsenter exec in place, but find the process by what it runs rather than trust that.
 	local deadline=$(( $(date +%s) + 5 ))
 	while :; do
 		pid=$(ns_pids_of "$ns" "$binary" | while read -r p; do [[ $known == *" $p "* ]] || echo "$p"; done | head -n1)

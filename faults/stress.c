@@ -473,26 +473,36 @@ static void state_remove(const char *state_dir, const char *fault_id)
 		log_warn("stress: cannot remove %s: %s", path, strerror(errno));
 }
 
-/* Kills what the list names (pidfd + starttime check) and, for our own children,
- * reaps them. Returns how many were killed. */
+/* Kills what the list names (pidfd + starttime check) and, for our own children
+ * (pidfds given), reaps them. Returns how many were killed. */
 static int kill_list(const struct process_ident *list, int n, const int *pidfds)
 {
 	int killed = 0;
+	int64_t deadline = mono_ns() + (int64_t)STRESS_EXIT_WAIT_MS * 1000000;
 	for (int i = 0; i < n; i++) {
 		int fd = pidfds ? pidfds[i] : process_pidfd_open("/proc", &list[i]);
 		if (fd < 0)
 			continue; /* gone, or the pid names another process now */
-		if (process_pidfd_signal(fd, SIGKILL) == 0)
+		int r = process_pidfd_signal(fd, SIGKILL);
+		if (r == 0)
 			killed++;
-		if (pidfds) {
-			/* Ours: reap it, or it stays a zombie in the agent's process table.
-			 * Someone else may have reaped it already (ECHILD): fine. */
-			siginfo_t si;
-			while (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED) < 0 && errno == EINTR)
-				;
-		} else {
+		else if (r != -ESRCH)
+			log_warn("stress: cannot kill stressor %d: %s", (int)list[i].pid, strerror(-r));
+		if (!pidfds) {
 			close(fd);
+			continue;
 		}
+		/* Ours: reap it, or it stays a zombie of the agent. Exiting can take a
+		 * while (a large memory stressor frees its pages first), so the wait is
+		 * bounded; someone else may have reaped it already (ECHILD): fine. */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - mono_ns();
+		if (r == 0 && poll(&p, 1, left > 0 ? (int)(left / 1000000) : 0) == 0)
+			log_warn("stress: stressor %d has not exited %d ms after SIGKILL", (int)list[i].pid,
+				 STRESS_EXIT_WAIT_MS);
+		siginfo_t si;
+		while (waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) < 0 && errno == EINTR)
+			;
 	}
 	return killed;
 }

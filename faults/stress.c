@@ -483,6 +483,11 @@ static int kill_list(const struct process_ident *list, int n, const int *pidfds)
 		int fd = pidfds ? pidfds[i] : process_pidfd_open("/proc", &list[i]);
 		if (fd < 0)
 			continue; /* gone, or the pid names another process now */
+		struct process_stat st;
+		if (!pidfds && process_stat_read("/proc", list[i].pid, &st) == 0 && (st.state == 'Z' || st.state == 'X')) {
+			close(fd); /* exited already, not reaped yet by its new parent */
+			continue;
+		}
 		int r = process_pidfd_signal(fd, SIGKILL);
 		if (r == 0)
 			killed++;
@@ -841,12 +846,15 @@ static int stress_recover(struct json_object *record, const struct fault_env *en
 {
 	struct json_object *v;
 	int killed = 0;
-	if (record && json_object_object_get_ex(record, "stressors", &v))
+	bool from_record = record && json_object_object_get_ex(record, "stressors", &v);
+	if (from_record)
 		killed += kill_named(v);
-	/* A crash in the middle of apply leaves no record, only the state file. */
+	/* A crash in the middle of apply leaves no record, only the state file (it names
+	 * the same stressors as the record when there is one). */
 	if (env && env->state_dir && env->fault_id && *env->fault_id) {
 		char path[PATH_MAX];
-		if (state_file_path(env->state_dir, STRESS_STATE_SUBDIR, env->fault_id, path, sizeof(path)) == 0) {
+		if (!from_record &&
+		    state_file_path(env->state_dir, STRESS_STATE_SUBDIR, env->fault_id, path, sizeof(path)) == 0) {
 			struct json_object *state = json_object_from_file(path);
 			if (state)
 				killed += kill_named(json_object_object_get(state, "stressors"));

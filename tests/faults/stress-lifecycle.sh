@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Stressors never outlive their agent:
-# 1. kill -9 of an agent without guardian: nothing calls recover(), yet both stressors
-#    exit by themselves within 1 s (their pipe's write end died with the agent);
-# 2. kill -9 with the guardian: the stressors are gone within 1 s as well, and the
-#    guardian leaves no state file;
+# 1. kill -9 of an agent without guardian: nothing calls recover(), yet the running
+#    stressor exits by itself within 1 s (its pipe's write end died with the agent); a
+#    SIGSTOPped one cannot notice and stays, until the restarted agent's journal
+#    recovery kills it;
+# 2. kill -9 with the guardian: a SIGSTOPped stressor is killed by the guardian's
+#    recover() within 1 s, and no state file is left;
 # 3. agent restart with a stale state file (a crash between fork and journal, or a
 #    stressor that survived): the sweep kills the processes it names whose starttime
 #    matches, spares a pid whose starttime differs (a reused pid), removes the file.
@@ -17,21 +19,36 @@ st_setup
 st_agent "$CK_TMP/agent.log" "guardian = false;"
 sc_apply cpu-stress '{"workers": 2, "load": 20}' || ck_die "apply: $SC_RESP"
 st_wait_stressors 2
-pids=$ST_PIDS
+read -r RUNNING STOPPED <<<"$ST_PIDS"
 ck_check "no guardian: a state file names the stressors" \
-	grep -q "\"pid\":${pids%% *}," "$ST_STATE/stress/$SC_ID.json"
+	grep -q "\"pid\":$RUNNING," "$ST_STATE/stress/$SC_ID.json"
+# A stopped stressor cannot see the EOF: only recover() can end it.
+kill -STOP "$STOPPED"
+ck_wait_for 2 ck_proc_stopped "$STOPPED" || ck_die "stressor $STOPPED did not stop"
 kill -9 "$CKAGT_PID"
 ckagt_wait_exit "$CKAGT_PID"
-ck_check "no guardian: kill -9 of the agent: both stressors exit within 1 s" st_gone_within 1 $pids
+ck_check "no guardian: kill -9 of the agent: the running stressor exits within 1 s (pipe EOF)" \
+	st_gone_within 1 "$RUNNING"
+sleep 0.5
+ck_check "no guardian: the stopped one is still there (nothing else killed it)" ck_proc_stopped "$STOPPED"
+st_agent "$CK_TMP/agent.log.1b" "guardian = false;"
+ck_check "restart: journal recovery killed the stopped stressor (pidfd + starttime)" st_gone_within 2 "$STOPPED"
+ck_check "restart: the log says so" grep -q "stress: killed 1 stressor(s) left running" "$CK_TMP/agent.log.1b"
+ck_check "restart: the state file is removed" bash -c "! ls '$ST_STATE/stress/'*.json"
+kill -TERM "$CKAGT_PID"
+ckagt_wait_exit "$CKAGT_PID"
 
 # --- 2 -------------------------------------------------------------------------------
 st_agent "$CK_TMP/agent.log.2"
 sc_apply memory-stress '{"size": "16MiB"}' || ck_die "apply: $SC_RESP"
 st_wait_stressors 1
 pid=$ST_PIDS
+kill -STOP "$pid"
+ck_wait_for 2 ck_proc_stopped "$pid" || ck_die "stressor $pid did not stop"
 kill -9 "$CKAGT_PID"
 ckagt_wait_exit "$CKAGT_PID"
-ck_check "guardian: kill -9 of the agent: the stressor exits within 1 s" st_gone_within 1 "$pid"
+ck_check "guardian: kill -9 of the agent: the guardian's recover() killed the stopped stressor within 1 s" \
+	st_gone_within 1 "$pid"
 ck_check "guardian: the state file is removed" ck_wait_for 5 bash -c "! ls '$ST_STATE/stress/'*.json"
 
 # --- 3 -------------------------------------------------------------------------------

@@ -1,11 +1,20 @@
 /* cpu-stress and memory-stress: what parse() accepts and refuses (with the key),
  * the defaults spec_to_json fills in, the duty-cycle arithmetic of the CPU worker,
- * sizes, and the /proc parsers the stats use. Unprivileged: nothing is forked. */
+ * sizes, the /proc parsers the stats use, and the worker itself forked here as the
+ * agent forks it (start byte, load, memory touched, exit on the pipe's EOF).
+ * Unprivileged. */
 #include "faults/registry.h"
 #include "faults/stress.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,6 +26,75 @@
 #include "tests/faults/params_check.h"
 
 #define MS 1000000LL
+
+/* A real worker, forked here as the agent would: the start byte gates it, the pipe's
+ * EOF ends it. */
+struct live_worker {
+	pid_t pid;
+	int pipe_wr;
+};
+
+static struct live_worker start_worker(enum stress_work work, int load, uint64_t bytes)
+{
+	int fds[2];
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	struct stress_worker_args args = {
+		.work = work, .pipe_fd = fds[0], .load = load, .bytes = bytes, .page_size = sysconf(_SC_PAGESIZE),
+	};
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		stress_worker_main(&args);
+	close(fds[0]);
+	return (struct live_worker){ .pid = pid, .pipe_wr = fds[1] };
+}
+
+static uint64_t cpu_ticks_of(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	uint64_t ticks, start;
+	assert_int_equal(stress_stat_parse(buf, &ticks, &start), 0);
+	return ticks;
+}
+
+static uint64_t rss_of(pid_t pid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return stress_status_rss(buf);
+}
+
+/* Closes the pipe and expects the worker to exit by itself, status 0, within 1 s. */
+static void expect_exit_on_eof(struct live_worker *w)
+{
+	close(w->pipe_wr);
+	int pidfd = (int)syscall(SYS_pidfd_open, w->pid, 0);
+	assert_true(pidfd >= 0);
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int ready = poll(&p, 1, 1000);
+	close(pidfd);
+	if (ready != 1) {
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, NULL, 0);
+		fail_msg("worker %d still runs 1 s after its pipe closed", (int)w->pid);
+	}
+	int status;
+	assert_int_equal(waitpid(w->pid, &status, 0), w->pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
 
 static void expect_json(const char *kind_name, const char *params, const char *want)
 {
@@ -226,6 +304,67 @@ static void test_proc_parsers(void **state)
 	assert_true(stress_status_rss("Name:\tzombie\nState:\tZ (zombie)\n") == 0);
 }
 
+static void test_live_cpu_worker(void **state)
+{
+	(void)state;
+	long tck = sysconf(_SC_CLK_TCK);
+	struct live_worker w = start_worker(STRESS_CPU, 30, 0);
+	usleep(300 * 1000);
+	/* no start byte yet: it waits without burning CPU */
+	assert_true(cpu_ticks_of(w.pid) <= 2);
+	assert_int_equal(write(w.pipe_wr, "g", 1), 1);
+	usleep(100 * 1000);
+	uint64_t t0 = cpu_ticks_of(w.pid);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	usleep(1500 * 1000);
+	uint64_t t1 = cpu_ticks_of(w.pid);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	int64_t wall = (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
+	int load = stress_load_percent(t1 - t0, tck, wall);
+	print_message("live worker at 30 %%: %d %% over 1.5 s\n", load);
+	/* wide: a unit test may share the CPUs with anything */
+	if (load < 15 || load > 45) {
+		kill(w.pid, SIGKILL);
+		waitpid(w.pid, NULL, 0);
+		fail_msg("worker at 30 %% used %d %% of a CPU", load);
+	}
+	expect_exit_on_eof(&w);
+}
+
+static void test_live_memory_worker(void **state)
+{
+	(void)state;
+	const uint64_t bytes = 16ull << 20;
+	struct live_worker w = start_worker(STRESS_MEMORY, 0, bytes);
+	usleep(200 * 1000);
+	uint64_t before = rss_of(w.pid);
+	assert_int_equal(write(w.pipe_wr, "g", 1), 1);
+	uint64_t rss = 0;
+	for (int i = 0; i < 100 && rss < before + bytes - (1u << 20); i++) {
+		usleep(20 * 1000);
+		rss = rss_of(w.pid);
+	}
+	print_message("live memory worker: VmRSS %llu KiB before the start byte, %llu KiB after\n",
+		      (unsigned long long)before >> 10, (unsigned long long)rss >> 10);
+	if (rss < before + bytes - (1u << 20)) {
+		kill(w.pid, SIGKILL);
+		waitpid(w.pid, NULL, 0);
+		fail_msg("VmRSS %llu, expected >= %llu", (unsigned long long)rss,
+			 (unsigned long long)(before + bytes - (1u << 20)));
+	}
+	expect_exit_on_eof(&w);
+}
+
+static void test_live_worker_eof_before_start(void **state)
+{
+	(void)state;
+	/* the agent gave up (or died) before the start byte: the worker leaves at once */
+	struct live_worker w = start_worker(STRESS_CPU, 100, 0);
+	usleep(50 * 1000);
+	expect_exit_on_eof(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +375,9 @@ int main(void)
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_duty_cycle),
 		cmocka_unit_test(test_proc_parsers),
+		cmocka_unit_test(test_live_cpu_worker),
+		cmocka_unit_test(test_live_memory_worker),
+		cmocka_unit_test(test_live_worker_eof_before_start),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

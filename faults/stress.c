@@ -693,11 +693,12 @@ static int stress_apply(const void *spec_v, const struct fault_env *env, void **
 	struct stress_handle *h = calloc(1, sizeof(*h));
 	int pipe_fds[2] = { -1, -1 };
 	int r = -ENOMEM;
+	if (h)
+		h->pipe_wr = -1;
 	if (!dirs || !h) {
 		fault_error_set(err, "", "out of memory");
 		goto fail;
 	}
-	h->pipe_wr = -1;
 	h->work = spec->work;
 	h->load = spec->load;
 	h->workers = spec->workers ? spec->workers : online_cpus();

@@ -470,6 +470,11 @@ static int apply_errno_to_api(const struct fault_kind *kind, int r, const struct
 		return api_error_set(err, 422, "unsupported", ferr->key, "%s: %s", kind->name, msg);
 	if (r == -EEXIST || r == -EBUSY)
 		return api_error_set(err, 409, "conflict", ferr->key, "%s: %s", kind->name, msg);
+	/* Valid params that do not fit this host: nothing matches, a path is missing or
+	 * refused. The caller's request must change, not the agent. */
+	if (r == -ESRCH || r == -ENOENT || r == -EINVAL || r == -ENOTDIR || r == -EROFS || r == -ENODEV)
+		return api_error_set(err, 422, "not_applicable", ferr->key, "%s: %s (nothing is left applied)",
+				     kind->name, msg);
 	return api_error_set(err, 500, "apply_failed", ferr->key, "%s: %s (nothing is left applied)", kind->name, msg);
 }
 

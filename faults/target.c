@@ -419,7 +419,11 @@ int target_cgroup_dir(const struct target_spec *spec, char *buf, size_t len, str
 	/* A directory inside any mounted hierarchy (a v1 freezer or blkio cgroup, too) is
 	 * taken as it is; anything else is a path in the v2 hierarchy, as /proc/PID/cgroup
 	 * shows it. */
-	if (spec->cgroup && under_cgroup_mount(spec->cgroup) && stat(spec->cgroup, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (spec->cgroup && under_cgroup_mount(spec->cgroup)) {
+		if (stat(spec->cgroup, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			fault_error_set(err, key, "%s: no such cgroup", spec->cgroup);
+			return -ENOENT;
+		}
 		if ((size_t)snprintf(buf, len, "%s", spec->cgroup) >= len)
 			return -ENAMETOOLONG;
 		return 0;

@@ -185,6 +185,10 @@ static void failed_apply_leaves_nothing(void **state)
 	fake.fail_apply = -EBUSY;
 	assert_int_equal(apply(fx, "{\"kind\":\"fake\",\"duration\":\"1m\"}", &f, &err) < 0, 1);
 	assert_int_equal(err.status, 409);
+	fake.fail_apply = -ESRCH;
+	assert_int_equal(apply(fx, "{\"kind\":\"fake\",\"duration\":\"1m\"}", &f, &err) < 0, 1);
+	assert_int_equal(err.status, 422);
+	assert_string_equal(err.reason, "not_applicable");
 	fake.fail_probe = -EOPNOTSUPP;
 	assert_int_equal(apply(fx, "{\"kind\":\"fake\",\"duration\":\"1m\"}", &f, &err) < 0, 1);
 	assert_int_equal(err.status, 422);

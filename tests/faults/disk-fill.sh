@@ -105,7 +105,7 @@ else
 fi
 
 # --- refusals ----------------------------------------------------------------------------------------
-# (the agent answers every apply failure with 500 apply_failed, naming the key)
+# (the agent answers 422 not_applicable or 500 apply_failed, naming the key)
 refused() { # PATH MESSAGE_PART
 	sc_apply disk-fill "{\"path\": \"$1\", \"free_bytes\": \"1MiB\"}" 1m && ck_die "$1 was accepted"
 	ck_check "refused $1: $2" grep -q "\"key\":\"path\".*$2\\|$2.*\"key\":\"path\"" <<<"$SC_RESP"

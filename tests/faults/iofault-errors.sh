@@ -94,8 +94,8 @@ ck_expect_eq "removed by hand: DELETE still succeeds" 200 "$IO_CODE"
 ck_check "removed by hand: the agent noticed" grep -q "was already removed by someone else" "$CK_TMP/agent.log"
 ck_expect_eq "attrs: the real directory kept its mode" 750 "$(stat -c %a "$IO_DATA/attrdir")"
 
-# --- refusals at apply (the agent answers 500 apply_failed with the kind's reason) ------------
-io_refused() { io_apply "{\"path\": \"$1\"}"; [ "$IO_CODE" = 500 ] && grep -q "$2" <<<"$IO_BODY"; }
+# --- refusals at apply (the agent answers 422 not_applicable with the kind's reason) ---------
+io_refused() { io_apply "{\"path\": \"$1\"}"; [ "$IO_CODE" = 422 ] && grep -q "$2" <<<"$IO_BODY"; }
 ck_check "the agent's state dir is refused" io_refused "$IO_STATE" "state directory"
 ck_check "a directory holding the state dir is refused" io_refused "$CK_TMP" "state directory"
 ln -s /proc "$CK_TMP/proclink"

@@ -57,6 +57,7 @@ sc_revert
 # --- nothing matches: refused with the reason ------------------------------------------------
 sc_apply process-kill '{"processes": {"name": "ckt-pk-victim"}}' && ck_die "applied with no process to kill"
 ck_check "no match: refused, naming processes" grep -q 'no process matches' <<<"$SC_RESP"
+ck_expect_eq "no match: 422 not_applicable" 422 "${SC_RESP%% *}"
 ck_check "no match: the twin in B lives" pk_alive "$TWIN"
 
 # --- the agent's own guardian (a child, not an ancestor) is never a victim -----------------------------

@@ -71,7 +71,7 @@ ck_check "processes: after DELETE the cgroup is idle again (< 50 ms/s: $(( (u3 -
 # --- a cgroup that does not exist ----------------------------------------------------
 sc_apply cpu-stress "{\"workers\": 1, \"cgroup\": \"/sys/fs/cgroup/cpu/$CK_PREFIX-none\"}" &&
 	ck_die "applied into a cgroup that does not exist"
-ck_expect_eq "missing cgroup: refused (apply_failed)" 500 "${SC_RESP%% *}"
+ck_expect_eq "missing cgroup: refused (not_applicable)" 422 "${SC_RESP%% *}"
 echo "$SC_RESP" >"$CK_TMP/missing.resp"
 ck_log "missing cgroup: $SC_RESP"
 ck_check "missing cgroup: the error's key is cgroup" grep -q '"key": *"cgroup"' "$CK_TMP/missing.resp"
@@ -80,7 +80,7 @@ ck_check "missing cgroup: no stressor left" test -z "$(st_stressors)"
 sc_apply cpu-stress '{"workers": 1, "processes": {"name": "ckt-st-no-such-process"}}' &&
 	ck_die "applied with processes that match nothing"
 ck_log "no matching process: $SC_RESP"
-ck_expect_eq "no matching process: refused (apply_failed)" 500 "${SC_RESP%% *}"
+ck_expect_eq "no matching process: refused (not_applicable)" 422 "${SC_RESP%% *}"
 ck_check "no matching process: the key is processes..." grep -q '"key": *"processes' <<<"$SC_RESP"
 ck_check "no matching process: no stressor left" test -z "$(st_stressors)"
 ck_finish

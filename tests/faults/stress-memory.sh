@@ -31,7 +31,7 @@ sc_revert
 ck_check "64MiB: DELETE: the stressor is gone within 1 s" st_gone_within 1 "$pid"
 
 sc_apply memory-stress '{"size": "64TiB"}' && ck_die "applied a size above MemTotal"
-ck_expect_eq "64TiB: refused (apply_failed)" 500 "${SC_RESP%% *}"
+ck_expect_eq "64TiB: refused (not_applicable)" 422 "${SC_RESP%% *}"
 ck_check "64TiB: the error names the host's memory" grep -q "more than this host's memory" <<<"$SC_RESP"
 ck_check "64TiB: no stressor" test -z "$(st_stressors)"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Per-call cost of a crash point (not a test: run by hand as root; docs/draft/perf-crashpoint.md).
-#   tests/faults/crashpoint-bench.sh BUILD_DIR [COUNT]
+# Per-call cost of a crash point (a benchmark, not a test: run by hand as root; docs/performance.md).
+#   bench/crashpoint-bench.sh BUILD_DIR [COUNT]
 # A loop of COUNT pwrite64 or fsync calls (crashpoint-victim bench) is timed
 #   base    with no fault;
 #   other   while a crash point on the same syscall targets another process (what every
@@ -15,7 +15,7 @@ set -euo pipefail
 BUILD=$(readlink -f "${1:?usage: $0 BUILD_DIR [COUNT]}")
 COUNT=${2:-200000}
 export CK_BUILD_DIR=$BUILD CK_SOURCE_DIR
-CK_SOURCE_DIR=$(readlink -f "$(dirname "$0")/../..")
+CK_SOURCE_DIR=$(readlink -f "$(dirname "$0")/..")
 . "$CK_SOURCE_DIR/tests/lib.sh"
 . "$CK_SOURCE_DIR/tests/faults/crashpoint-lib.sh"
 cp_require

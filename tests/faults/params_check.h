@@ -4,6 +4,7 @@
 #include "faults/registry.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 static inline int fault_parse_text(const char *kind_name, const char *json, void **spec,
@@ -35,4 +36,30 @@ static inline void fault_expect_parse_error(const char *kind_name, const char *j
 		fail_msg("%s: key [%s], expected [%s] (msg: %s)", json, err.key, key, err.msg);
 	if (!strstr(err.msg, msg_part))
 		fail_msg("%s: message [%s] lacks [%s]", json, err.msg, msg_part);
+}
+
+/* spec_to_json of params the kind must accept (a new object, the caller puts it). */
+static inline struct json_object *fault_parsed_json(const char *kind_name, const char *json)
+{
+	void *spec = NULL;
+	struct fault_error err;
+	if (fault_parse_text(kind_name, json, &spec, &err) != 0)
+		fail_msg("%s %s refused: %s: %s", kind_name, json ? json : "NULL", err.key, err.msg);
+	const struct fault_kind *kind = fault_kind_find(kind_name);
+	struct json_object *o = kind->spec_to_json(spec);
+	kind->spec_free(spec);
+	assert_non_null(o);
+	return o;
+}
+
+/* The kind is registered in `family`, and that family has a sweep (stale-object removal). */
+static inline void fault_expect_family(const char *kind_name, const char *family)
+{
+	const struct fault_kind *kind = fault_kind_find(kind_name);
+	assert_non_null(kind);
+	assert_string_equal(kind->family, family);
+	bool swept = false;
+	for (const struct fault_family *const *f = fault_families(); *f; f++)
+		swept |= strcmp((*f)->name, family) == 0 && (*f)->sweep != NULL;
+	assert_true(swept);
 }

@@ -33,16 +33,7 @@ static void expect_error(const char *json, const char *key, const char *msg_part
 
 static struct json_object *spec_json(const char *params)
 {
-	void *spec = NULL;
-	struct fault_error err;
-	int r = fault_parse_text("crash-point", params, &spec, &err);
-	if (r < 0)
-		fail_msg("%s rejected: %s: %s", params, err.key, err.msg);
-	const struct fault_kind *kind = fault_kind_find("crash-point");
-	struct json_object *o = kind->spec_to_json(spec);
-	kind->spec_free(spec);
-	assert_non_null(o);
-	return o;
+	return fault_parsed_json("crash-point", params);
 }
 
 static const char *field(struct json_object *o, const char *key)

@@ -76,31 +76,17 @@ static void mkdirs(const char *path)
 
 static const char *spec_json(const char *kind_name, const char *json, char *buf, size_t len)
 {
-	void *spec = NULL;
-	struct fault_error err;
-	int r = fault_parse_text(kind_name, json, &spec, &err);
-	if (r != 0)
-		fail_msg("%s %s refused: %s: %s", kind_name, json, err.key, err.msg);
-	const struct fault_kind *kind = fault_kind_find(kind_name);
-	struct json_object *o = kind->spec_to_json(spec);
+	struct json_object *o = fault_parsed_json(kind_name, json);
 	pathf(buf, len, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
-	kind->spec_free(spec);
 	return buf;
 }
 
 static void test_registered(void **state)
 {
 	(void)state;
-	const struct fault_kind *fill = fault_kind_find("disk-fill"), *throttle = fault_kind_find("io-throttle");
-	assert_non_null(fill);
-	assert_non_null(throttle);
-	assert_string_equal(fill->family, "disk");
-	assert_string_equal(throttle->family, "disk");
-	bool family = false;
-	for (const struct fault_family *const *f = fault_families(); *f; f++)
-		family |= strcmp((*f)->name, "disk") == 0 && (*f)->sweep != NULL;
-	assert_true(family);
+	fault_expect_family("disk-fill", "disk");
+	fault_expect_family("io-throttle", "disk");
 }
 
 static void test_sizes(void **state)

@@ -17,15 +17,7 @@
 
 static struct json_object *parsed_json(const char *json)
 {
-	void *spec = NULL;
-	struct fault_error err;
-	int r = fault_parse_text("io-fault", json, &spec, &err);
-	if (r != 0)
-		fail_msg("%s refused: %s: %s", json, err.key, err.msg);
-	const struct fault_kind *kind = fault_kind_find("io-fault");
-	struct json_object *o = kind->spec_to_json(spec);
-	kind->spec_free(spec);
-	return o;
+	return fault_parsed_json("io-fault", json);
 }
 
 static void expect_json(const char *params, const char *want)
@@ -40,13 +32,7 @@ static void expect_json(const char *params, const char *want)
 static void test_registered(void **state)
 {
 	(void)state;
-	const struct fault_kind *k = fault_kind_find("io-fault");
-	assert_non_null(k);
-	assert_string_equal(k->family, "io");
-	bool family = false;
-	for (const struct fault_family *const *f = fault_families(); *f; f++)
-		family |= strcmp((*f)->name, "io") == 0 && (*f)->sweep != NULL;
-	assert_true(family);
+	fault_expect_family("io-fault", "io");
 }
 
 #define ALL_OPS "[\"lookup\",\"getattr\",\"setattr\",\"truncate\",\"readlink\",\"mknod\",\"mkdir\",\"unlink\"," \

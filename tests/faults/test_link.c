@@ -13,45 +13,25 @@
 
 #include "tests/faults/params_check.h"
 
-static struct json_object *parsed_json(const char *kind_name, const char *json)
-{
-	void *spec = NULL;
-	struct fault_error err;
-	int r = fault_parse_text(kind_name, json, &spec, &err);
-	if (r != 0)
-		fail_msg("%s %s refused: %s: %s", kind_name, json, err.key, err.msg);
-	const struct fault_kind *kind = fault_kind_find(kind_name);
-	struct json_object *o = kind->spec_to_json(spec);
-	kind->spec_free(spec);
-	return o;
-}
-
 static void test_kinds_registered(void **state)
 {
 	(void)state;
-	const struct fault_kind *down = fault_kind_find("link-down"), *flap = fault_kind_find("link-flap");
-	assert_non_null(down);
-	assert_non_null(flap);
-	assert_string_equal(down->family, "link");
-	assert_string_equal(flap->family, "link");
-	bool family = false;
-	for (const struct fault_family *const *f = fault_families(); *f; f++)
-		family |= strcmp((*f)->name, "link") == 0 && (*f)->sweep != NULL;
-	assert_true(family);
+	fault_expect_family("link-down", "link");
+	fault_expect_family("link-flap", "link");
 }
 
 static void test_good_params(void **state)
 {
 	(void)state;
-	struct json_object *o = parsed_json("link-down", "{\"interfaces\": [\"eth1\", \"bond0.12\"]}");
+	struct json_object *o = fault_parsed_json("link-down", "{\"interfaces\": [\"eth1\", \"bond0.12\"]}");
 	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 			    "{\"interfaces\":[\"eth1\",\"bond0.12\"]}");
 	json_object_put(o);
-	o = parsed_json("link-flap", "{\"interfaces\": [\"eth1\"]}");
+	o = fault_parsed_json("link-flap", "{\"interfaces\": [\"eth1\"]}");
 	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 			    "{\"interfaces\":[\"eth1\"],\"down\":\"2s\",\"up\":\"2s\"}");
 	json_object_put(o);
-	o = parsed_json("link-flap", "{\"interfaces\": [\"eth1\"], \"down\": \"100ms\", \"up\": \"1m30s\"}");
+	o = fault_parsed_json("link-flap", "{\"interfaces\": [\"eth1\"], \"down\": \"100ms\", \"up\": \"1m30s\"}");
 	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 			    "{\"interfaces\":[\"eth1\"],\"down\":\"100ms\",\"up\":\"1m30s\"}");
 	json_object_put(o);

@@ -26,11 +26,6 @@
 
 /* --- parameters --------------------------------------------------------------- */
 
-static int parse_text(const char *json, void **spec, struct fault_error *err)
-{
-	return fault_parse_text("host-outage", json, spec, err);
-}
-
 static void expect_error(const char *json, const char *key, const char *msg_part)
 {
 	fault_expect_parse_error("host-outage", json, key, msg_part);
@@ -71,16 +66,7 @@ static void test_bad_params(void **state)
 
 static struct json_object *spec_json(const char *params)
 {
-	void *spec = NULL;
-	struct fault_error err;
-	int r = parse_text(params, &spec, &err);
-	if (r < 0)
-		fail_msg("%s rejected: %s: %s", params ? params : "NULL", err.key, err.msg);
-	const struct fault_kind *kind = fault_kind_find("host-outage");
-	struct json_object *o = kind->spec_to_json(spec);
-	kind->spec_free(spec);
-	assert_non_null(o);
-	return o;
+	return fault_parsed_json("host-outage", params);
 }
 
 static void expect_json(const char *params, const char *expected)

@@ -90,17 +90,9 @@ static void test_pause_bad_params(void **state)
 /* spec_to_json of the params, as a compact string. */
 static char *spec_text(const char *kind_name, const char *params)
 {
-	void *spec = NULL;
-	struct fault_error err;
-	int r = fault_parse_text(kind_name, params, &spec, &err);
-	if (r < 0)
-		fail_msg("%s %s rejected: %s: %s", kind_name, params, err.key, err.msg);
-	const struct fault_kind *kind = fault_kind_find(kind_name);
-	struct json_object *o = kind->spec_to_json(spec);
-	assert_non_null(o);
+	struct json_object *o = fault_parsed_json(kind_name, params);
 	char *text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
-	kind->spec_free(spec);
 	return text;
 }
 

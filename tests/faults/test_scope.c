@@ -42,19 +42,13 @@ static void test_scope_parse_errors(void **state)
 
 static void expect_json(const char *kind_name, const char *params, const char *key, const char *expected)
 {
-	const struct fault_kind *kind = fault_kind_find(kind_name);
-	void *spec = NULL;
-	struct fault_error err;
-	if (fault_parse_text(kind_name, params, &spec, &err) != 0)
-		fail_msg("%s %s refused: %s: %s", kind_name, params, err.key, err.msg);
-	struct json_object *o = kind->spec_to_json(spec);
+	struct json_object *o = fault_parsed_json(kind_name, params);
 	struct json_object *v;
 	assert_true(json_object_object_get_ex(o, key, &v));
 	const char *got = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (strcmp(got, expected) != 0)
 		fail_msg("%s %s: %s is %s, expected %s", kind_name, params, key, got, expected);
 	json_object_put(o);
-	kind->spec_free(spec);
 }
 
 static void test_scope_json(void **state)

@@ -98,32 +98,18 @@ static void expect_exit_on_eof(struct live_worker *w)
 
 static void expect_json(const char *kind_name, const char *params, const char *want)
 {
-	void *spec = NULL;
-	struct fault_error err;
-	int r = fault_parse_text(kind_name, params, &spec, &err);
-	if (r != 0)
-		fail_msg("%s %s refused: %s: %s", kind_name, params ? params : "NULL", err.key, err.msg);
-	const struct fault_kind *kind = fault_kind_find(kind_name);
-	struct json_object *o = kind->spec_to_json(spec);
+	struct json_object *o = fault_parsed_json(kind_name, params);
 	const char *got = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	if (strcmp(got, want) != 0)
 		fail_msg("%s %s: got %s, expected %s", kind_name, params ? params : "NULL", got, want);
 	json_object_put(o);
-	kind->spec_free(spec);
 }
 
 static void test_registered(void **state)
 {
 	(void)state;
-	const struct fault_kind *cpu = fault_kind_find("cpu-stress"), *mem = fault_kind_find("memory-stress");
-	assert_non_null(cpu);
-	assert_non_null(mem);
-	assert_string_equal(cpu->family, "stress");
-	assert_string_equal(mem->family, "stress");
-	bool family = false;
-	for (const struct fault_family *const *f = fault_families(); *f; f++)
-		family |= strcmp((*f)->name, "stress") == 0 && (*f)->sweep != NULL;
-	assert_true(family);
+	fault_expect_family("cpu-stress", "stress");
+	fault_expect_family("memory-stress", "stress");
 }
 
 static void test_cpu_defaults(void **state)

@@ -34,7 +34,24 @@ ckagt_start() {
 	ip netns exec "$ns" "$CK_AGENT" --config "$cfg" --log-level info >>"$log" 2>&1 &
 	CKAGT_PID=$!
 	ck_on_exit "kill -9 $CKAGT_PID"
-	local i
+	ckagt_wait_ready "$ns" "$log"
+}
+
+# ckagt_start_net NS CONFIG LOG: as ckagt_start, but the agent enters only the network
+# namespace (nsenter --net): it keeps the host's mounts (cgroup hierarchies, /sys,
+# test tmpfs), which `ip netns exec` would replace with its own sysfs.
+ckagt_start_net() {
+	local ns=$1 cfg=$2 log=$3
+	nsenter --net="/run/netns/$ns" -- "$CK_AGENT" --config "$cfg" --log-level info >>"$log" 2>&1 &
+	CKAGT_PID=$!
+	ck_on_exit "kill -9 $CKAGT_PID"
+	ckagt_wait_ready "$ns" "$log"
+}
+
+# ckagt_wait_ready NS LOG: waits up to 5 s for "ready" in LOG of the agent $CKAGT_PID;
+# dies with the log if it exits first or does not get ready.
+ckagt_wait_ready() {
+	local ns=$1 log=$2 i
 	for ((i = 0; i < 100; i++)); do
 		if grep -q "ready" "$log" 2>/dev/null; then return 0; fi
 		kill -0 "$CKAGT_PID" 2>/dev/null || { cat "$log" >&2; ck_die "agent in $ns exited before ready"; }

@@ -9,10 +9,14 @@ DK_STATE=$CK_TMP/state
 DK_SOCK=$CK_TMP/run/agent.sock
 DK_BLKIO=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup" && $(i + 3) ~ /(^|,)blkio(,|$)/) { print $5; exit } break } }' /proc/self/mountinfo)
 
+# dk_require: skips (77) without the tools, makes $DK_NS and removes what an earlier run
+# of this prefix left, now and again on exit.
 dk_require() {
 	sc_require
 	ck_require_tools df dd losetup mount umount
 	ck_netns "$DK_NS"
+	dk_remove_stale
+	ck_on_exit dk_remove_stale
 }
 
 # Unmounts every mount below /tmp/ckt-dk-* (deepest first), detaches loop devices whose
@@ -44,18 +48,10 @@ dk_frsize() { python3 -c 'import os,sys; print(os.statvfs(sys.argv[1]).f_frsize)
 # dk_agent LOG [CONFIG_LINE...]: an agent in $DK_NS (nsenter: it keeps the host's /sys and
 # mounts) on a unix socket; sets CKAGT_PID.
 dk_agent() {
-	local log=$1 i; shift
+	local log=$1; shift
 	ckagt_config "$CK_TMP/agent.cfg" "$CK_PREFIX" "$DK_SOCK" "$DK_STATE" "$@"
-	nsenter --net="/run/netns/$DK_NS" -- "$CK_AGENT" --config "$CK_TMP/agent.cfg" --log-level info >>"$log" 2>&1 &
-	CKAGT_PID=$!
-	ck_on_exit "kill -9 $CKAGT_PID"
-	for ((i = 0; i < 100; i++)); do
-		grep -q ready "$log" 2>/dev/null && { SC_SOCK=$DK_SOCK; return 0; }
-		kill -0 "$CKAGT_PID" 2>/dev/null || { cat "$log" >&2; ck_die "agent exited before ready"; }
-		sleep 0.05
-	done
-	cat "$log" >&2
-	ck_die "agent not ready after 5 s"
+	ckagt_start_net "$DK_NS" "$CK_TMP/agent.cfg" "$log"
+	SC_SOCK=$DK_SOCK
 }
 
 # dk_kill_agent: SIGKILL and wait for the agent to be gone.

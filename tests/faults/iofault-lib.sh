@@ -42,17 +42,7 @@ io_setup() {
 io_agent() {
 	local log=$1; shift
 	ckagt_config "$CK_TMP/agent.cfg" io-host "$IO_SOCK" "$IO_STATE" "$@"
-	nsenter --net="/run/netns/$IO_NS" -- "$CK_AGENT" --config "$CK_TMP/agent.cfg" --log-level info >>"$log" 2>&1 &
-	CKAGT_PID=$!
-	ck_on_exit "kill -9 $CKAGT_PID"
-	local i
-	for ((i = 0; i < 100; i++)); do
-		grep -q ready "$log" 2>/dev/null && return 0
-		kill -0 "$CKAGT_PID" 2>/dev/null || { cat "$log" >&2; ck_die "agent exited before ready"; }
-		sleep 0.05
-	done
-	cat "$log" >&2
-	ck_die "agent not ready after 5 s"
+	ckagt_start_net "$IO_NS" "$CK_TMP/agent.cfg" "$log"
 }
 io_has_guardian() { grep -aq 'guardian must be true or false' "$CK_AGENT"; }
 io_no_guardian_cfg() { if io_has_guardian; then echo 'guardian = false;'; fi; }

@@ -65,20 +65,11 @@ pk_alive() { ! pk_dead "$1"; }
 # pk_agent NS LOG [CONFIG_LINE...]: an agent in NS on $CK_TMP/run/agent.sock with state
 # in $PK_STATE; sets SC_SOCK (for sc_apply and friends) and CKAGT_PID.
 pk_agent() {
-	local ns=$1 log=$2 i; shift 2
+	local ns=$1 log=$2; shift 2
 	SC_SOCK=$CK_TMP/run/agent.sock
 	PK_STATE=$CK_TMP/state
 	ckagt_config "$CK_TMP/agent.cfg" "$CK_PREFIX" "$SC_SOCK" "$PK_STATE" "$@"
-	nsenter --net="/run/netns/$ns" -- "$CK_AGENT" --config "$CK_TMP/agent.cfg" --log-level info >>"$log" 2>&1 &
-	CKAGT_PID=$!
-	ck_on_exit "kill -9 $CKAGT_PID"
-	for ((i = 0; i < 100; i++)); do
-		grep -q ready "$log" 2>/dev/null && return 0
-		kill -0 "$CKAGT_PID" 2>/dev/null || { cat "$log" >&2; ck_die "agent in $ns exited before ready"; }
-		sleep 0.05
-	done
-	cat "$log" >&2
-	ck_die "agent in $ns not ready after 5 s"
+	ckagt_start_net "$ns" "$CK_TMP/agent.cfg" "$log"
 }
 # No journal entry, process list or freezer state file left in the state directory.
 pk_no_leftovers() {

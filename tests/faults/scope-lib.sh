@@ -125,19 +125,10 @@ sc_accepted() { wc -l <"$CK_TMP/accepted.$1"; }
 # sc_agent NS: an agent in NS (outside every test cgroup, seeing the host's cgroup
 # mounts) on a unix socket; sets SC_SOCK and CKAGT_PID.
 sc_agent() {
-	local ns=$1 log=$CK_TMP/agent.$RANDOM.log i
+	local ns=$1
 	SC_SOCK=$CK_TMP/run/agent.sock
 	ckagt_config "$CK_TMP/agent.cfg" "$CK_PREFIX" "$SC_SOCK" "$CK_TMP/state"
-	nsenter --net="/run/netns/$ns" -- "$CK_AGENT" --config "$CK_TMP/agent.cfg" --log-level info >>"$log" 2>&1 &
-	CKAGT_PID=$!
-	ck_on_exit "kill -9 $CKAGT_PID"
-	for ((i = 0; i < 100; i++)); do
-		grep -q ready "$log" 2>/dev/null && return 0
-		kill -0 "$CKAGT_PID" 2>/dev/null || { cat "$log" >&2; ck_die "agent in $ns exited before ready"; }
-		sleep 0.05
-	done
-	cat "$log" >&2
-	ck_die "agent in $ns not ready after 5 s"
+	ckagt_start_net "$ns" "$CK_TMP/agent.cfg" "$CK_TMP/agent.$RANDOM.log"
 }
 
 # sc_apply KIND PARAMS [DURATION]: POST /v1/faults; sets SC_ID and SC_RESP ("STATUS BODY").

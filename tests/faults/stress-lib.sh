@@ -17,19 +17,10 @@ st_setup() { ck_netns "$ST_NS"; }
 # st_agent LOG [CONFIG LINE...]: an agent in $ST_NS on $ST_STATE; sets SC_SOCK and CKAGT_PID.
 # LOG must be a new file per agent.
 st_agent() {
-	local log=$1 i; shift
+	local log=$1; shift
 	SC_SOCK=$CK_TMP/run/agent.sock
 	ckagt_config "$CK_TMP/agent.cfg" "$CK_PREFIX" "$SC_SOCK" "$ST_STATE" "$@"
-	nsenter --net="/run/netns/$ST_NS" -- "$CK_AGENT" --config "$CK_TMP/agent.cfg" --log-level info >>"$log" 2>&1 &
-	CKAGT_PID=$!
-	ck_on_exit "kill -9 $CKAGT_PID"
-	for ((i = 0; i < 100; i++)); do
-		grep -q ready "$log" 2>/dev/null && return 0
-		kill -0 "$CKAGT_PID" 2>/dev/null || { cat "$log" >&2; ck_die "agent exited before ready"; }
-		sleep 0.05
-	done
-	cat "$log" >&2
-	ck_die "agent not ready after 5 s"
+	ckagt_start_net "$ST_NS" "$CK_TMP/agent.cfg" "$log"
 }
 
 # st_stressors [PARENT]: the pids of the stressors PARENT (default the agent) forked.

@@ -7,8 +7,6 @@
 ck_init ckt-dk-fsw
 . "$CK_SOURCE_DIR/tests/faults/disk-lib.sh"
 dk_require
-dk_remove_stale
-ck_on_exit dk_remove_stale
 
 MNT=$CK_TMP/mnt
 dk_tmpfs "$MNT" 64M

@@ -12,8 +12,6 @@ ck_init ckt-dk-thr
 dk_require
 [ -n "$DK_BLKIO" ] && [ -f "$DK_BLKIO/blkio.throttle.write_bps_device" ] ||
 	ck_skip "no cgroup v1 blkio hierarchy with throttling (and v2 io is covered by the unit test)"
-dk_remove_stale
-ck_on_exit dk_remove_stale
 MiB=1048576
 
 majmin() { printf '%d:%d' "0x$(stat -c %t "$1")" "0x$(stat -c %T "$1")"; }

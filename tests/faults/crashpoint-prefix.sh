@@ -16,14 +16,21 @@ ck_init ckt-cp-prefix
 cp_setup
 mkdir -p "$CK_TMP/in/db" "$CK_TMP/out"
 
-touch "$CK_TMP/go"
-cp_start VICTIM "$A" three-files "$CK_TMP/in/a" "$CK_TMP/out/b" "$CK_TMP/in/c"
-sc_apply crash-point '{"processes":{"pid":'"$VICTIM"'},"syscall":"fsync","nth":4,"path_prefix":"'"$CK_TMP/in/"'"}' ||
-	ck_die "crash-point refused: $SC_RESP"
-rm "$CK_TMP/go"
-rc=0
-wait "$VICTIM" || rc=$?
-ck_expect_eq "fsync: the victim died by SIGKILL" 137 "$rc"
+# crash_victim WHAT VAR SPEC MODE ARGS...: a victim VAR (held until the fault is applied),
+# a crash-point on its pid with SPEC (the other params, JSON members), then waits for the
+# victim and checks that SIGKILL ended it.
+crash_victim() {
+	local what=$1 var=$2 spec=$3 rc=0; shift 3
+	touch "$CK_TMP/go"
+	cp_start "$var" "$A" "$@"
+	sc_apply crash-point '{"processes":{"pid":'"${!var}"'},'"$spec"'}' || ck_die "crash-point refused: $SC_RESP"
+	rm "$CK_TMP/go"
+	wait "${!var}" || rc=$?
+	ck_expect_eq "$what: the victim died by SIGKILL" 137 "$rc"
+}
+
+crash_victim fsync VICTIM '"syscall":"fsync","nth":4,"path_prefix":"'"$CK_TMP/in/"'"' \
+	three-files "$CK_TMP/in/a" "$CK_TMP/out/b" "$CK_TMP/in/c"
 ck_expect_eq "fsync: it died at c's fsync in round 2" "$(printf 'started %s\na 1\nb 1\nc 1\na 2\nb 2' "$VICTIM")" \
 	"$(cat "$CK_TMP/VICTIM.log")"
 ck_expect_eq "fsync: c's 2nd record was written" 2 "$(grep -c record "$CK_TMP/in/c")"
@@ -33,14 +40,7 @@ ck_check "fsync: no crashpoint program left" ck_wait_for 3 cp_no_bpf_left
 
 # --- crash before the rename: at the temporary file's fsync -------------------------------
 printf 'old\n' >"$CK_TMP/in/db/target"
-touch "$CK_TMP/go"
-cp_start EARLY "$A" rename "$CK_TMP/in/db"
-sc_apply crash-point '{"processes":{"pid":'"$EARLY"'},"syscall":"fsync","path_prefix":"'"$CK_TMP/in/db"'"}' ||
-	ck_die "crash-point refused: $SC_RESP"
-rm "$CK_TMP/go"
-rc=0
-wait "$EARLY" || rc=$?
-ck_expect_eq "before rename: the victim died by SIGKILL" 137 "$rc"
+crash_victim "before rename" EARLY '"syscall":"fsync","path_prefix":"'"$CK_TMP/in/db"'"' rename "$CK_TMP/in/db"
 ck_check "before rename: it never saw its fsync return" bash -c "! grep -q '^tmp written' '$CK_TMP/EARLY.log'"
 ck_expect_eq "before rename: the target still holds the old content" old "$(cat "$CK_TMP/in/db/target")"
 ck_expect_eq "before rename: the temporary file holds the new one" new "$(cat "$CK_TMP/in/db/target.tmp")"
@@ -48,14 +48,7 @@ sc_revert
 rm -f "$CK_TMP/in/db/target.tmp"
 
 # --- crash at the rename ------------------------------------------------------------------
-touch "$CK_TMP/go"
-cp_start RENAMER "$A" rename "$CK_TMP/in/db"
-sc_apply crash-point '{"processes":{"pid":'"$RENAMER"'},"syscall":"rename","path_prefix":"'"$CK_TMP/in/db"'"}' ||
-	ck_die "crash-point refused: $SC_RESP"
-rm "$CK_TMP/go"
-rc=0
-wait "$RENAMER" || rc=$?
-ck_expect_eq "rename: the victim died by SIGKILL" 137 "$rc"
+crash_victim rename RENAMER '"syscall":"rename","path_prefix":"'"$CK_TMP/in/db"'"' rename "$CK_TMP/in/db"
 ck_check "rename: it wrote and fsynced the temporary file" grep -q '^tmp written' "$CK_TMP/RENAMER.log"
 ck_check "rename: it never saw rename() return" bash -c "! grep -q '^renamed' '$CK_TMP/RENAMER.log'"
 ck_expect_eq "rename: stats fired" 1 "$(sc_stat fired)"

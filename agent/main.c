@@ -59,7 +59,7 @@ static int list_kinds(void)
 		char via[64] = "";
 		if (d && json_object_object_get_ex(d, "backend", &backend))
 			snprintf(via, sizeof(via), " [%s]", json_object_get_string(backend));
-		printf("%-18s %-8s %-13s %s%s%s%s\n", kinds[i]->name, kinds[i]->family,
+		printf("%-18s %-10s %-13s %s%s%s%s\n", kinds[i]->name, kinds[i]->family,
 		       r == 0 ? "supported" : "unsupported", kinds[i]->summary, via, r == 0 ? "" : ": ",
 		       r == 0 ? "" : reason[0] ? reason : strerror(-r));
 		json_object_put(d);

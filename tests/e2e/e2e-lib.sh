@@ -150,6 +150,18 @@ e2e_run_wait() {
 	RUN_PID=""
 	sed 's/^/  | /' "$RUN_LOG"
 }
+# e2e_expect_held: the finished run exited 0 and its journal's verdict is held.
+e2e_expect_held() {
+	ck_expect_eq "chaos run exits 0 (hypothesis held)" 0 "$RUN_RC"
+	ck_expect_eq "the journal's verdict is held, exit code 0" "held 0" "$(python3 "$CK_REPORT" verdict "$RUN_JOURNAL" 2>&1)"
+}
+# e2e_expect_faults WHAT LINES: the journal's fault lines, "|"-terminated, are LINES (a fault
+# ended by DELETE or by its deadline both read "ended").
+e2e_expect_faults() {
+	local faults
+	faults=$(python3 "$CK_REPORT" faults "$RUN_JOURNAL" 2>&1 | sed -E 's/ (reverted|expired)$/ ended/')
+	ck_expect_eq "$1" "$2" "$(echo "$faults" | tr '\n' '|')"
+}
 # On a failed test: interrupt a run still going (chaos reverts on SIGINT), and only that one.
 e2e_run_abort() {
 	[ -n "${RUN_PID:-}" ] || return 0

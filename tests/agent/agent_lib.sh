@@ -94,6 +94,27 @@ ckagt_req() {
 	printf '%s %s\n' "$code" "$(tr -d '\n' 2>/dev/null < "$CK_TMP/resp")"
 }
 
+# ckagt_apply SOCKET KIND DURATION PARAMS: POST /v1/faults; sets CKAGT_CODE (HTTP status),
+# CKAGT_BODY and CKAGT_ID (empty when refused).
+ckagt_apply() {
+	local r
+	r=$(ckagt_req "$1" POST /v1/faults "{\"kind\":\"$2\",\"duration\":\"$3\",\"params\":$4}")
+	CKAGT_CODE=${r%% *}
+	CKAGT_BODY=${r#* }
+	CKAGT_ID=$(ckagt_json id <<<"$CKAGT_BODY" 2>/dev/null || true)
+}
+# ckagt_stat SOCKET ID NAME: prints the field NAME of fault ID's stats.
+ckagt_stat() {
+	local r
+	r=$(ckagt_req "$1" GET "/v1/faults/$2")
+	ckagt_json "stats.$3" <<<"${r#* }"
+}
+# The agent of this tree may have a guardian (a second process reverting faults the
+# moment the agent dies); ckagt_no_guardian_cfg prints "guardian = false;" for a test
+# that needs the agent's own restart to do the recovery.
+ckagt_has_guardian() { grep -aq 'guardian must be true or false' "$CK_AGENT" 2>/dev/null; }
+ckagt_no_guardian_cfg() { if ckagt_has_guardian; then echo 'guardian = false;'; fi; }
+
 # ckagt_json FIELD: reads JSON on stdin, prints the dotted field (python3).
 ckagt_json() {
 	python3 -c 'import json,sys

@@ -44,22 +44,13 @@ io_agent() {
 	ckagt_config "$CK_TMP/agent.cfg" io-host "$IO_SOCK" "$IO_STATE" "$@"
 	ckagt_start_net "$IO_NS" "$CK_TMP/agent.cfg" "$log"
 }
-io_has_guardian() { grep -aq 'guardian must be true or false' "$CK_AGENT"; }
-io_no_guardian_cfg() { if io_has_guardian; then echo 'guardian = false;'; fi; }
 
 # io_apply PARAMS [DURATION]: sets IO_CODE, IO_BODY, IO_ID.
 io_apply() {
-	local r
-	r=$(ckagt_req "$IO_SOCK" POST /v1/faults "{\"kind\":\"io-fault\",\"duration\":\"${2:-2m}\",\"params\":$1}")
-	IO_CODE=${r%% *}
-	IO_BODY=${r#* }
-	IO_ID=$(ckagt_json id <<<"$IO_BODY" 2>/dev/null || true)
+	ckagt_apply "$IO_SOCK" io-fault "${2:-2m}" "$1"
+	IO_CODE=$CKAGT_CODE IO_BODY=$CKAGT_BODY IO_ID=$CKAGT_ID
 }
-io_stat() {
-	local r
-	r=$(ckagt_req "$IO_SOCK" GET "/v1/faults/$IO_ID")
-	ckagt_json "stats.$1" <<<"${r#* }"
-}
+io_stat() { ckagt_stat "$IO_SOCK" "$IO_ID" "$1"; }
 io_revert() {
 	local r
 	r=$(ckagt_req "$IO_SOCK" DELETE "/v1/faults/$IO_ID")

@@ -35,7 +35,7 @@ ck_check "deadline: files intact" intact
 ck_check "deadline: the directory is usable" io_usable "$IO_DATA"
 
 # --- kill -9 of the agent: the guardian -----------------------------------------------------------
-if io_has_guardian; then
+if ckagt_has_guardian; then
 	io_apply "$EIO_ALL" 2m
 	ck_expect_eq "guardian: applied" 201 "$IO_CODE"
 	kill -9 "$CKAGT_PID"
@@ -50,7 +50,7 @@ fi
 ckagt_wait_exit "$CKAGT_PID"
 
 # --- restart with the journal entry: recover() ----------------------------------------------------------
-NOG=$(io_no_guardian_cfg)
+NOG=$(ckagt_no_guardian_cfg)
 io_agent "$CK_TMP/agent.log.2" "$NOG"
 io_apply "$EIO_ALL" 2m
 ck_expect_eq "restart: applied" 201 "$IO_CODE"

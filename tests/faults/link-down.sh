@@ -12,7 +12,7 @@ ck_init ckt-link-d
 lk_require
 lk_setup
 
-lk_agent "$CK_TMP/agent.log" "$(lk_no_guardian_cfg)"
+lk_agent "$CK_TMP/agent.log" "$(ckagt_no_guardian_cfg)"
 ck_check "the agent lists link-down and link-flap" \
 	grep -q '"link-flap"' <(ckagt_req "$LK_SOCK" GET /v1/info | grep '"link-down"')
 
@@ -77,7 +77,7 @@ ckagt_wait_exit "$CKAGT_PID"
 sleep 0.5
 ck_check "crash: v0 stays down while no agent runs (guardian off)" lk_admin_down
 ck_check "crash: the journal entry is there" test -f "$LK_STATE/journal/$LK_ID.json"
-lk_agent "$CK_TMP/agent.log.2" "$(lk_no_guardian_cfg)"
+lk_agent "$CK_TMP/agent.log.2" "$(ckagt_no_guardian_cfg)"
 ck_check "crash: recovery logged" grep -q "journal: recovered $LK_ID" "$CK_TMP/agent.log.2"
 ck_check "crash: v0 is up after the restart" lk_admin_up
 ck_check "crash: routes (default v4 and v6), addresses, alias exactly as before" lk_settles 5
@@ -85,7 +85,7 @@ ck_check "crash: traffic flows" ck_wait_for 5 lk_flows
 ck_check "crash: no journal entry or state file left" lk_journal_empty
 
 # --- the guardian (if this agent has one): recover() from another process, no restart ------------
-if lk_has_guardian; then
+if ckagt_has_guardian; then
 	kill -TERM "$CKAGT_PID"; ckagt_wait_exit "$CKAGT_PID"
 	lk_agent "$CK_TMP/agent.log.3"
 	lk_apply link-down 2m '{"interfaces": ["v0"]}'

@@ -84,18 +84,10 @@ lk_agent() {
 	ckagt_config "$CK_TMP/agent.cfg" link-host "$LK_SOCK" "$LK_STATE" "$@"
 	ckagt_start "$LK_A" "$CK_TMP/agent.cfg" "$log"
 }
-# The agent of this tree may have a guardian (a second process reverting faults the
-# moment the agent dies); "guardian = false;" where the test needs the agent's own restart.
-lk_has_guardian() { grep -q 'guardian' "$CK_AGENT" 2>/dev/null && grep -aq 'guardian must be true or false' "$CK_AGENT"; }
-lk_no_guardian_cfg() { if lk_has_guardian; then echo 'guardian = false;'; fi; }
-
 # lk_apply KIND DURATION PARAMS: sets LK_CODE, LK_BODY, LK_ID.
 lk_apply() {
-	local r
-	r=$(ckagt_req "$LK_SOCK" POST /v1/faults "{\"kind\":\"$1\",\"duration\":\"$2\",\"params\":$3}")
-	LK_CODE=${r%% *}
-	LK_BODY=${r#* }
-	LK_ID=$(ckagt_json id <<<"$LK_BODY" 2>/dev/null || true)
+	ckagt_apply "$LK_SOCK" "$1" "$2" "$3"
+	LK_CODE=$CKAGT_CODE LK_BODY=$CKAGT_BODY LK_ID=$CKAGT_ID
 }
 lk_get() { local r; r=$(ckagt_req "$LK_SOCK" GET "/v1/faults/$LK_ID"); echo "${r#* }"; }
 lk_journal_empty() { [ -z "$(find "$LK_STATE/journal" "$LK_STATE/links" -name '*.json' 2>/dev/null)" ]; }

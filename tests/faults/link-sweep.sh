@@ -11,7 +11,7 @@ ck_init ckt-link-s
 . "$CK_SOURCE_DIR/tests/faults/link-lib.sh"
 lk_require
 lk_setup
-NOG=$(lk_no_guardian_cfg)
+NOG=$(ckagt_no_guardian_cfg)
 
 # --- 1: state file, no journal entry ------------------------------------------------------
 lk_agent "$CK_TMP/agent.log" "$NOG"

@@ -14,18 +14,14 @@ SOCK="$CK_TMP/run/agent.sock"
 STATE="$CK_TMP/state"
 mkdir -p "$CK_TMP/run"
 
-has_guardian() { grep -aq 'guardian must be true or false' "$CK_AGENT" 2>/dev/null; }
-no_guardian_cfg() { if has_guardian; then echo 'guardian = false;'; fi; }
 agent() { # LOG [CONFIG LINES...]
 	local log=$1; shift
 	ckagt_config "$CK_TMP/agent.cfg" qd-host "$SOCK" "$STATE" "$@"
 	ckagt_start "$QD_A" "$CK_TMP/agent.cfg" "$log"
 }
 apply() { # PARAMS: sets CODE, BODY, ID
-	local r
-	r=$(ckagt_req "$SOCK" POST /v1/faults "{\"kind\":\"bandwidth\",\"duration\":\"2m\",\"params\":$1}")
-	CODE=${r%% *}; BODY=${r#* }
-	ID=$(ckagt_json id <<<"$BODY" 2>/dev/null || true)
+	ckagt_apply "$SOCK" bandwidth 2m "$1"
+	CODE=$CKAGT_CODE BODY=$CKAGT_BODY ID=$CKAGT_ID
 }
 # Captured first: grep -q closing a pipe early fails the pipeline under pipefail.
 shaped() {
@@ -38,7 +34,7 @@ settles() { ck_wait_for "${1:-5}" same_state || { diff <(echo "$BEFORE") <(qd_st
 PARAMS='{"rate": "8mbit", "backend": "netem", "direction": "both", "interfaces": ["qa0"]}'
 
 BEFORE=$(qd_state)
-agent "$CK_TMP/agent.log" "$(no_guardian_cfg)"
+agent "$CK_TMP/agent.log" "$(ckagt_no_guardian_cfg)"
 
 apply "$PARAMS"
 ck_expect_eq "bandwidth with backend netem: 201" 201 "$CODE"
@@ -70,11 +66,11 @@ kill -9 "$CKAGT_PID"
 ckagt_wait_exit "$CKAGT_PID"
 sleep 0.5
 ck_check "crash: qdiscs stay while no agent runs (guardian off)" shaped
-agent "$CK_TMP/agent.log.2" "$(no_guardian_cfg)"
+agent "$CK_TMP/agent.log.2" "$(ckagt_no_guardian_cfg)"
 ck_check "crash: recovery logged" grep -q "recovered $ID" "$CK_TMP/agent.log.2"
 ck_check "crash: state after the restart equals before" settles 5
 
-if has_guardian; then
+if ckagt_has_guardian; then
 	kill -TERM "$CKAGT_PID"; ckagt_wait_exit "$CKAGT_PID"
 	agent "$CK_TMP/agent.log.3"
 	apply "$PARAMS"

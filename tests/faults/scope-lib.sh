@@ -133,17 +133,12 @@ sc_agent() {
 
 # sc_apply KIND PARAMS [DURATION]: POST /v1/faults; sets SC_ID and SC_RESP ("STATUS BODY").
 sc_apply() {
-	SC_RESP=$(ckagt_req "$SC_SOCK" POST /v1/faults \
-		"{\"kind\":\"$1\",\"duration\":\"${3:-2m}\",\"params\":$2}")
-	SC_ID=$(ckagt_json id <<<"${SC_RESP#* }" 2>/dev/null || true)
-	[ "${SC_RESP%% *}" = 201 ]
+	ckagt_apply "$SC_SOCK" "$1" "${3:-2m}" "$2"
+	SC_RESP="$CKAGT_CODE $CKAGT_BODY" SC_ID=$CKAGT_ID
+	[ "$CKAGT_CODE" = 201 ]
 }
 # sc_stat NAME: a field of the current fault's stats (GET /v1/faults/ID).
-sc_stat() {
-	local r
-	r=$(ckagt_req "$SC_SOCK" GET "/v1/faults/$SC_ID")
-	ckagt_json "stats.$1" <<<"${r#* }"
-}
+sc_stat() { ckagt_stat "$SC_SOCK" "$SC_ID" "$1"; }
 sc_revert() {
 	local r
 	r=$(ckagt_req "$SC_SOCK" DELETE "/v1/faults/$SC_ID")

@@ -40,8 +40,13 @@ e2e_lab_up() {
 # e2e_require_gameday: what the DC blackout game day needs beyond e2e_require.
 e2e_require_gameday() {
 	command -v prometheus >/dev/null || ck_skip "prometheus is not installed (Debian package prometheus)"
-	"$CK_AGENT" --list-kinds 2>/dev/null | grep -qE '^host-outage +[a-z]+ +supported' ||
-		ck_skip "this chaos-agent cannot run host-outage faults here ($("$CK_AGENT" --list-kinds 2>&1 | grep host-outage || echo unknown kind))"
+	e2e_require_kind host-outage
+}
+
+# e2e_require_kind KIND: skips (77) unless this agent lists KIND as supported on this host.
+e2e_require_kind() {
+	"$CK_AGENT" --list-kinds 2>/dev/null | grep -qE "^$1 +[a-z]+ +supported" ||
+		ck_skip "this chaos-agent cannot run $1 faults here ($("$CK_AGENT" --list-kinds 2>&1 | grep "^$1 " || echo unknown kind))"
 }
 
 # Process state letter (S, R, T for stopped/frozen, ...) of PID.

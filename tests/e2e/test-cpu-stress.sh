@@ -6,8 +6,7 @@
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/e2e/e2e-lib.sh"
 e2e_require
-"$CK_AGENT" --list-kinds 2>/dev/null | grep -qE '^cpu-stress +[a-z]+ +supported' ||
-	ck_skip "this chaos-agent cannot run cpu-stress here ($("$CK_AGENT" --list-kinds 2>&1 | grep '^cpu-stress' || echo unknown kind))"
+e2e_require_kind cpu-stress
 e2e_lab_up ckt-e2ecpu 3
 
 talk_pid=$(cat "$LAB_DIR/h2/demo.pid")

@@ -6,8 +6,7 @@
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/e2e/e2e-lib.sh"
 e2e_require
-"$CK_AGENT" --list-kinds 2>/dev/null | grep -qE '^process-pause +[a-z]+ +supported' ||
-	ck_skip "this chaos-agent cannot run process-pause here ($("$CK_AGENT" --list-kinds 2>&1 | grep '^process-pause' || echo unknown kind))"
+e2e_require_kind process-pause
 e2e_lab_up ckt-e2epause 3
 
 login_pid=$(cat "$LAB_DIR/h1/login.pid")

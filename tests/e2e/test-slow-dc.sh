@@ -6,8 +6,7 @@
 source "$CK_TESTS_LIB"
 source "$CK_SOURCE_DIR/tests/e2e/e2e-lib.sh"
 e2e_require
-"$CK_AGENT" --list-kinds 2>/dev/null | grep -qE '^delay +[a-z]+ +supported' ||
-	ck_skip "this chaos-agent cannot run delay faults here ($("$CK_AGENT" --list-kinds 2>&1 | grep '^delay' || echo unknown kind))"
+e2e_require_kind delay
 e2e_lab_up ckt-e2eslow 3
 
 e2e_kernel_state >"$CK_TMP/kernel-before.txt"

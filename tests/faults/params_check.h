@@ -52,6 +52,16 @@ static inline struct json_object *fault_parsed_json(const char *kind_name, const
 	return o;
 }
 
+/* spec_to_json of params the kind must accept, as plain JSON text, is exactly `want`. */
+static inline void fault_expect_spec_json(const char *kind_name, const char *params, const char *want)
+{
+	struct json_object *o = fault_parsed_json(kind_name, params);
+	const char *got = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s %s:\n got  %s\n want %s", kind_name, params ? params : "NULL", got, want);
+	json_object_put(o);
+}
+
 /* The kind is registered in `family`, and that family has a sweep (stale-object removal). */
 static inline void fault_expect_family(const char *kind_name, const char *family)
 {

@@ -22,11 +22,7 @@ static struct json_object *parsed_json(const char *json)
 
 static void expect_json(const char *params, const char *want)
 {
-	struct json_object *o = parsed_json(params);
-	const char *got = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (strcmp(got, want) != 0)
-		fail_msg("%s\n got  %s\n want %s", params, got, want);
-	json_object_put(o);
+	fault_expect_spec_json("io-fault", params, want);
 }
 
 static void test_registered(void **state)

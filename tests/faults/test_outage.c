@@ -71,11 +71,7 @@ static struct json_object *spec_json(const char *params)
 
 static void expect_json(const char *params, const char *expected)
 {
-	struct json_object *o = spec_json(params);
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (strcmp(text, expected) != 0)
-		fail_msg("%s -> %s, expected %s", params ? params : "NULL", text, expected);
-	json_object_put(o);
+	fault_expect_spec_json("host-outage", params, expected);
 }
 
 static void test_defaults_and_json(void **state)

@@ -96,15 +96,6 @@ static void expect_exit_on_eof(struct live_worker *w)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static void expect_json(const char *kind_name, const char *params, const char *want)
-{
-	struct json_object *o = fault_parsed_json(kind_name, params);
-	const char *got = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (strcmp(got, want) != 0)
-		fail_msg("%s %s: got %s, expected %s", kind_name, params ? params : "NULL", got, want);
-	json_object_put(o);
-}
-
 static void test_registered(void **state)
 {
 	(void)state;
@@ -115,13 +106,13 @@ static void test_registered(void **state)
 static void test_cpu_defaults(void **state)
 {
 	(void)state;
-	expect_json("cpu-stress", NULL, "{\"workers\":\"all\",\"load\":100}");
-	expect_json("cpu-stress", "{}", "{\"workers\":\"all\",\"load\":100}");
-	expect_json("cpu-stress", "{\"workers\": 2, \"load\": 30}", "{\"workers\":2,\"load\":30}");
-	expect_json("cpu-stress", "{\"workers\": \"all\", \"load\": 1}", "{\"workers\":\"all\",\"load\":1}");
-	expect_json("cpu-stress", "{\"load\": 50, \"cgroup\": \"/sys/fs/cgroup/cpu/batch\"}",
+	fault_expect_spec_json("cpu-stress", NULL, "{\"workers\":\"all\",\"load\":100}");
+	fault_expect_spec_json("cpu-stress", "{}", "{\"workers\":\"all\",\"load\":100}");
+	fault_expect_spec_json("cpu-stress", "{\"workers\": 2, \"load\": 30}", "{\"workers\":2,\"load\":30}");
+	fault_expect_spec_json("cpu-stress", "{\"workers\": \"all\", \"load\": 1}", "{\"workers\":\"all\",\"load\":1}");
+	fault_expect_spec_json("cpu-stress", "{\"load\": 50, \"cgroup\": \"/sys/fs/cgroup/cpu/batch\"}",
 		    "{\"workers\":\"all\",\"load\":50,\"cgroup\":\"\\/sys\\/fs\\/cgroup\\/cpu\\/batch\"}");
-	expect_json("cpu-stress", "{\"workers\": 1, \"unit\": \"db.service\"}",
+	fault_expect_spec_json("cpu-stress", "{\"workers\": 1, \"unit\": \"db.service\"}",
 		    "{\"workers\":1,\"load\":100,\"unit\":\"db.service\"}");
 }
 
@@ -150,11 +141,11 @@ static void test_cpu_errors(void **state)
 static void test_memory_params(void **state)
 {
 	(void)state;
-	expect_json("memory-stress", "{\"size\": \"64MiB\"}", "{\"size\":\"64MiB\",\"workers\":1}");
-	expect_json("memory-stress", "{\"size\": 1048576}", "{\"size\":\"1MiB\",\"workers\":1}");
-	expect_json("memory-stress", "{\"size\": \"1.5GiB\", \"workers\": 3}", "{\"size\":\"1536MiB\",\"workers\":3}");
-	expect_json("memory-stress", "{\"size\": \"100000\"}", "{\"size\":\"100000\",\"workers\":1}");
-	expect_json("memory-stress", "{\"percent\": 25}", "{\"percent\":25,\"workers\":1}");
+	fault_expect_spec_json("memory-stress", "{\"size\": \"64MiB\"}", "{\"size\":\"64MiB\",\"workers\":1}");
+	fault_expect_spec_json("memory-stress", "{\"size\": 1048576}", "{\"size\":\"1MiB\",\"workers\":1}");
+	fault_expect_spec_json("memory-stress", "{\"size\": \"1.5GiB\", \"workers\": 3}", "{\"size\":\"1536MiB\",\"workers\":3}");
+	fault_expect_spec_json("memory-stress", "{\"size\": \"100000\"}", "{\"size\":\"100000\",\"workers\":1}");
+	fault_expect_spec_json("memory-stress", "{\"percent\": 25}", "{\"percent\":25,\"workers\":1}");
 	/* the target's own form is faults/target.c's business: only that it is there */
 	void *spec = NULL;
 	struct fault_error err;

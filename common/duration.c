@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct unit { const char *suffix; uint64_t ms; };
@@ -86,4 +87,33 @@ char *duration_format(uint64_t ms, char *buf, size_t len)
 		used += (size_t)n;
 	}
 	return buf;
+}
+
+int duration_parse_us(const char *text, uint64_t max_us, uint64_t *out_us)
+{
+	if (!text)
+		return -EINVAL;
+	uint64_t us = 0;
+	int r = -EINVAL;
+	size_t n = strlen(text);
+	if (n > 2 && strcmp(text + n - 2, "us") == 0) {
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(text, &end, 10);
+		if (isdigit((unsigned char)text[0]) && end == text + n - 2 && errno == 0) {
+			us = x;
+			r = 0;
+		}
+	} else {
+		uint64_t ms;
+		r = duration_parse(text, &ms);
+		if (r == 0 && ms > max_us / 1000)
+			r = -ERANGE;
+		us = ms * 1000;
+	}
+	if (r == 0 && us > max_us)
+		r = -ERANGE;
+	if (r == 0)
+		*out_us = us;
+	return r;
 }

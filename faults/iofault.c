@@ -248,33 +248,10 @@ static int parse_errno(struct json_object *v, struct iofault_spec *s, struct fau
 static int parse_delay(struct json_object *v, const char *key, uint64_t *out, struct fault_error *err)
 {
 	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-	uint64_t us = 0;
-	int r = -EINVAL;
-	if (s) {
-		size_t n = strlen(s);
-		if (n > 2 && strcmp(s + n - 2, "us") == 0) {
-			char *end;
-			errno = 0;
-			unsigned long long x = strtoull(s, &end, 10);
-			if (isdigit((unsigned char)s[0]) && end == s + n - 2 && errno == 0) {
-				us = x;
-				r = 0;
-			}
-		} else {
-			uint64_t ms;
-			r = duration_parse(s, &ms);
-			if (r == 0 && ms > IOFAULT_MAX_DELAY_US / 1000)
-				r = -ERANGE;
-			us = ms * 1000;
-		}
-	}
-	if (r == 0 && us > IOFAULT_MAX_DELAY_US)
-		r = -ERANGE;
-	if (r < 0) {
+	if (duration_parse_us(s, IOFAULT_MAX_DELAY_US, out) < 0) {
 		fault_error_set(err, key, "must be a duration up to 60s such as \"20ms\" or \"500us\"");
 		return -EINVAL;
 	}
-	*out = us;
 	return 0;
 }
 

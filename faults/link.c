@@ -794,14 +794,7 @@ static void handle_free(struct link_handle *h)
 /* Waits `ms` or until stop; returns true when asked to stop. Called under lock. */
 static bool wait_or_stop(struct link_handle *h, uint64_t ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = mono_after_ms(ms);
 	while (!h->stop && pthread_cond_timedwait(&h->wake, &h->lock, &until) != ETIMEDOUT)
 		;
 	return h->stop;

@@ -221,14 +221,7 @@ static int signal_round(struct kill_handle *h, int **fds_out, struct process_ide
 /* Waits `ms` or until stop is set; true when stopping. Called with the lock held. */
 static bool wait_or_stop(struct kill_handle *h, uint64_t ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = mono_after_ms(ms);
 	while (!h->stop) {
 		if (pthread_cond_timedwait(&h->wake, &h->lock, &until) == ETIMEDOUT)
 			break;

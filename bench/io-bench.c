@@ -10,6 +10,7 @@
 #include "faults/registry.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -60,18 +61,19 @@ static void revert_fault(struct applied *a)
 	a->kind->spec_free(a->spec);
 }
 
-/* write 4 KiB + fsync for `seconds`; ops/s */
-static double write_fsync_rate(const char *path, double seconds)
+/* One 4 KiB operation at rotating offsets of a 1 MiB file, as often as it goes for
+ * `seconds`; ops/s, -1 when an operation fails (fd is closed either way). */
+static double op_rate(int fd, bool write_fsync, double seconds)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
 	char block[4096];
 	memset(block, 'x', sizeof(block));
 	long n = 0;
 	double t0 = now_s(), t;
 	do {
-		if (pwrite(fd, block, sizeof(block), (off_t)(n % 256) * 4096) != (ssize_t)sizeof(block) || fsync(fd) < 0) {
+		off_t at = (off_t)(n % 256) * 4096;
+		bool ok = write_fsync ? pwrite(fd, block, sizeof(block), at) == (ssize_t)sizeof(block) && fsync(fd) == 0
+				      : pread(fd, block, sizeof(block), at) == (ssize_t)sizeof(block);
+		if (!ok) {
 			close(fd);
 			return -1;
 		}
@@ -80,6 +82,13 @@ static double write_fsync_rate(const char *path, double seconds)
 	} while (t - t0 < seconds);
 	close(fd);
 	return (double)n / (t - t0);
+}
+
+/* write 4 KiB + fsync for `seconds`; ops/s */
+static double write_fsync_rate(const char *path, double seconds)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return fd < 0 ? -1 : op_rate(fd, true, seconds);
 }
 
 /* pread 4 KiB at rotating offsets of a 1 MiB file for `seconds`; ops/s */
@@ -95,18 +104,7 @@ static double read_rate(const char *path, double seconds)
 			close(fd);
 			return -1;
 		}
-	long n = 0;
-	double t0 = now_s(), t;
-	do {
-		if (pread(fd, block, sizeof(block), (off_t)(n % 256) * 4096) != (ssize_t)sizeof(block)) {
-			close(fd);
-			return -1;
-		}
-		n++;
-		t = now_s();
-	} while (t - t0 < seconds);
-	close(fd);
-	return (double)n / (t - t0);
+	return op_rate(fd, false, seconds);
 }
 
 static int cmp_double(const void *a, const void *b)

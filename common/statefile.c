@@ -1,5 +1,9 @@
 #include "common/statefile.h"
 
+#include "common/log.h"
+
+#include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -70,4 +74,43 @@ int state_file_write(const char *state_dir, const char *subdir, const char *name
 	if (r < 0)
 		unlink(tmp);
 	return r;
+}
+
+void state_file_remove(const char *state_dir, const char *subdir, const char *name, const char *who)
+{
+	char path[PATH_MAX];
+	if (state_dir && *state_dir && name && *name && state_file_path(state_dir, subdir, name, path, sizeof(path)) == 0 &&
+	    unlink(path) < 0 && errno != ENOENT)
+		log_warn("%s: cannot remove %s: %s", who, path, strerror(errno));
+}
+
+static bool name_ends_with(const char *name, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+	return len > n && strcmp(name + len - n, suffix) == 0;
+}
+
+int state_file_each(const char *state_dir, const char *subdir, int (*visit)(const char *path, void *ctx), void *ctx)
+{
+	char dir[PATH_MAX];
+	if (state_file_path(state_dir, subdir, NULL, dir, sizeof(dir)) < 0)
+		return 0; /* no file can be there */
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	int total = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX + 256];
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (name_ends_with(de->d_name, len, ".tmp"))
+			unlink(path);
+		else if (name_ends_with(de->d_name, len, ".json"))
+			total += visit(path, ctx);
+	}
+	closedir(d);
+	return total;
 }

@@ -346,14 +346,6 @@ static bool fired_for(const struct crashpoint_handle *h, pid_t pid)
 	return t.fired != 0;
 }
 
-static void state_file_remove(const char *state_dir, const char *fault_id)
-{
-	char path[PATH_MAX];
-	if (state_file_path(state_dir, CRASHPOINT_STATE_SUBDIR, fault_id, path, sizeof(path)) == 0 &&
-	    unlink(path) < 0 && errno != ENOENT)
-		log_warn("crash-point: cannot remove %s: %s", path, strerror(errno));
-}
-
 /* Detaches first so that nothing fires any more, then resumes what this fault
  * stopped (its pidfds: only those very processes). Returns how many were resumed. */
 static int handle_free(struct crashpoint_handle *h)
@@ -378,7 +370,7 @@ static int handle_free(struct crashpoint_handle *h)
 		close(h->pidfds[i]);
 	}
 	if (h->state_file)
-		state_file_remove(h->state_dir, h->fault_id);
+		state_file_remove(h->state_dir, CRASHPOINT_STATE_SUBDIR, h->fault_id, "crash-point");
 	crashpoint_bpf__destroy(h->skel);
 	free(h->targets);
 	free(h->pidfds);
@@ -761,40 +753,30 @@ static int crashpoint_recover(struct json_object *record, const struct fault_env
 		if (o && signal_is_stop(o) && json_object_object_get_ex(o, "targets", &targets))
 			resume_stopped(targets);
 		json_object_put(o);
-		state_file_remove(env->state_dir, env->fault_id);
+		state_file_remove(env->state_dir, CRASHPOINT_STATE_SUBDIR, env->fault_id, "crash-point");
 	}
+	return 0;
+}
+
+static int sweep_one(const char *path, void *ctx)
+{
+	(void)ctx;
+	struct json_object *o = json_object_from_file(path), *targets;
+	if (o && signal_is_stop(o) && json_object_object_get_ex(o, "targets", &targets)) {
+		int n = resume_stopped(targets);
+		log_warn("crash-point: %s is owned by no fault any more; resumed %d stopped process(es)", path,
+			 n > 0 ? n : 0);
+	}
+	json_object_put(o);
+	unlink(path);
 	return 0;
 }
 
 static int crashpoint_sweep(const struct fault_env *env)
 {
-	char dir[PATH_MAX];
-	if (!env || !env->state_dir ||
-	    state_file_path(env->state_dir, CRASHPOINT_STATE_SUBDIR, NULL, dir, sizeof(dir)) < 0)
+	if (!env || !env->state_dir)
 		return 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char path[PATH_MAX + 256];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		size_t len = strlen(de->d_name);
-		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0) {
-			struct json_object *o = json_object_from_file(path), *targets;
-			if (o && signal_is_stop(o) && json_object_object_get_ex(o, "targets", &targets)) {
-				int n = resume_stopped(targets);
-				log_warn("crash-point: %s is owned by no fault any more; resumed %d stopped process(es)",
-					 path, n > 0 ? n : 0);
-			}
-			json_object_put(o);
-		}
-		unlink(path);   /* .tmp included: a crash while writing it, nothing could fire yet */
-	}
-	closedir(d);
-	return 0;
+	return state_file_each(env->state_dir, CRASHPOINT_STATE_SUBDIR, sweep_one, NULL);
 }
 
 const struct fault_kind crash_point_kind = {

@@ -9,7 +9,8 @@
 
 /* Sizes as people write them: 1048576, "1048576", "512B", "64KiB", "1MiB", "2GiB", "1TiB"
  * (powers of 1024), "1K"/"1M"/"1G"/"1T" (also 1024), "1kB"/"1MB"/"1GB"/"1TB" (powers of
- * 1000). Whole numbers only. A JSON integer is bytes. -EINVAL malformed, -ERANGE overflow. */
+ * 1000): common/size.h, whole numbers only. A JSON integer is bytes. -EINVAL malformed,
+ * -ERANGE overflow. */
 int disk_size_parse(const char *text, uint64_t *out);
 int disk_size_from_json(struct json_object *v, uint64_t *out);
 

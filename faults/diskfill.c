@@ -13,6 +13,7 @@
 #include "faults/fault.h"
 
 #include "common/log.h"
+#include "common/size.h"
 #include "common/statefile.h"
 
 #include <ctype.h>
@@ -38,32 +39,7 @@
 
 int disk_size_parse(const char *text, uint64_t *out)
 {
-	if (!text || !isdigit((unsigned char)*text))
-		return -EINVAL;
-	errno = 0;
-	char *end;
-	unsigned long long n = strtoull(text, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} units[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "K", 1ULL << 10 }, { "KiB", 1ULL << 10 }, { "kB", 1000ULL }, { "KB", 1000ULL },
-		{ "M", 1ULL << 20 }, { "MiB", 1ULL << 20 }, { "MB", 1000000ULL },
-		{ "G", 1ULL << 30 }, { "GiB", 1ULL << 30 }, { "GB", 1000000000ULL },
-		{ "T", 1ULL << 40 }, { "TiB", 1ULL << 40 }, { "TB", 1000000000000ULL },
-	};
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].suffix) != 0)
-			continue;
-		if (n > UINT64_MAX / units[i].mult)
-			return -ERANGE;
-		*out = n * units[i].mult;
-		return 0;
-	}
-	return -EINVAL;
+	return size_parse(text, SIZE_STRICT, out);
 }
 
 int disk_size_from_json(struct json_object *v, uint64_t *out)
@@ -238,10 +214,7 @@ static int fill_state_path(const char *state_dir, const char *fault_id, char *bu
 
 static void fill_state_remove(const char *state_dir, const char *fault_id)
 {
-	char path[PATH_MAX];
-	if (state_dir && *state_dir && fault_id && *fault_id &&
-	    fill_state_path(state_dir, fault_id, path, sizeof(path)) == 0 && unlink(path) < 0 && errno != ENOENT)
-		log_warn("disk-fill: cannot remove %s: %s", path, strerror(errno));
+	state_file_remove(state_dir, FILL_STATE_SUBDIR, fault_id, "disk-fill");
 }
 
 static bool fill_name_valid(const char *name)
@@ -485,52 +458,41 @@ static void fill_describe(const struct fault_env *env, struct json_object *out)
 
 /* --- family sweep ---------------------------------------------------------------------- */
 
+/* 1 when the fill file is gone (and the state file removed), 0 with *failed counted. */
+static int fill_sweep_one(const char *path, void *failed_v)
+{
+	int *failed = failed_v, handled = 0;
+	struct json_object *state = fill_state_read(path);
+	int r = state ? fill_unlink(json_str(state, "path"), json_str(state, "file")) : 0;
+	if (r == -EINVAL) {
+		/* Names no fill file: nothing to remove, and kept it would fail every start. */
+		log_warn("sweep: disk-fill: %s names no fill file; removed", path);
+		json_object_put(state);
+		state = NULL;
+		r = 0;
+	}
+	if (r < 0) {
+		log_error("sweep: disk-fill: cannot remove %s/%s: %s", json_str(state, "path"), json_str(state, "file"),
+			  strerror(-r));
+		(*failed)++;
+	} else {
+		if (state)
+			log_warn("sweep: disk-fill: removed the fill file %s/%s (state file %s)", json_str(state, "path"),
+				 json_str(state, "file"), path);
+		unlink(path);
+		handled = 1;
+	}
+	json_object_put(state);
+	return handled;
+}
+
 static int fill_sweep(const char *state_dir)
 {
-	char dir[PATH_MAX];
-	if (!state_dir || !*state_dir || state_file_path(state_dir, FILL_STATE_SUBDIR, NULL, dir, sizeof(dir)) < 0)
+	if (!state_dir || !*state_dir)
 		return 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	int handled = 0, failed = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (de->d_name[0] == '.')
-			continue;
-		char path[PATH_MAX + 256];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
-			unlink(path); /* never renamed into place: its file was never created */
-			continue;
-		}
-		if (len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		struct json_object *state = fill_state_read(path);
-		int r = state ? fill_unlink(json_str(state, "path"), json_str(state, "file")) : 0;
-		if (r == -EINVAL) {
-			/* Names no fill file: nothing to remove, and kept it would fail every start. */
-			log_warn("sweep: disk-fill: %s names no fill file; removed", path);
-			json_object_put(state);
-			state = NULL;
-			r = 0;
-		}
-		if (r < 0) {
-			log_error("sweep: disk-fill: cannot remove %s/%s: %s", json_str(state, "path"),
-				  json_str(state, "file"), strerror(-r));
-			failed++;
-		} else {
-			if (state)
-				log_warn("sweep: disk-fill: removed the fill file %s/%s (state file %s)", json_str(state, "path"),
-					 json_str(state, "file"), path);
-			unlink(path);
-			handled++;
-		}
-		json_object_put(state);
-	}
-	closedir(d);
-	return failed ? -EIO : handled;
+	int failed = 0, handled = state_file_each(state_dir, FILL_STATE_SUBDIR, fill_sweep_one, &failed);
+	/* An unreadable state directory is left for the next start, as a missing one. */
+	return handled < 0 ? 0 : failed ? -EIO : handled;
 }
 
 static int disk_sweep(const struct fault_env *env)

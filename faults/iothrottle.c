@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/statefile.h"
+#include "common/textfile.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -48,28 +49,13 @@ static const char *iface_name(enum throttle_iface iface) { return iface == THROT
 
 /* --- small file helpers -------------------------------------------------------------- */
 
+/* The whole file or -EFBIG: a cut limit line would read as another limit. */
 static int read_text(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t used = 0;
-	while (used + 1 < len) {
-		ssize_t n = read(fd, buf + used, len - 1 - used);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			close(fd);
-			return e;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	close(fd);
-	buf[used] = '\0';
-	return used + 1 >= len ? -EFBIG : (int)used;
+	ssize_t n = text_file_read(path, buf, len);
+	if (n < 0)
+		return (int)n;
+	return (size_t)n + 1 >= len ? -EFBIG : (int)n;
 }
 
 /* One write(): cgroup files take one command per write (O_TRUNC is ignored by them
@@ -255,36 +241,26 @@ struct cg_mount {
 	bool v2, blkio;
 };
 
+struct cg_mounts {
+	struct cg_mount *out;
+	int n, max;
+};
+
+static bool cg_mount_add(const struct cgroup_mount *m, void *mounts_v)
+{
+	struct cg_mounts *mounts = mounts_v;
+	struct cg_mount *to = &mounts->out[mounts->n++];
+	snprintf(to->dir, sizeof(to->dir), "%s", m->dir);
+	to->v2 = m->v2;
+	to->blkio = target_cgroup_mount_has(m, "blkio");
+	return mounts->n < mounts->max;
+}
+
 static int cg_mounts_read(struct cg_mount *out, int max)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	char line[4096];
-	int n = 0;
-	while (n < max && fgets(line, sizeof(line), f)) {
-		char *sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		char fstype[64], source[256], opts[1024] = "";
-		if (sscanf(sep + 3, "%63s %255s %1023s", fstype, source, opts) < 2)
-			continue;
-		bool v2 = strcmp(fstype, "cgroup2") == 0;
-		if (!v2 && strcmp(fstype, "cgroup") != 0)
-			continue;
-		char mnt[PATH_MAX];
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-			continue;
-		bool blkio = false;
-		for (char *save = NULL, *tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-			blkio |= strcmp(tok, "blkio") == 0;
-		snprintf(out[n].dir, sizeof(out[n].dir), "%s", mnt);
-		out[n].v2 = v2;
-		out[n].blkio = blkio;
-		n++;
-	}
-	fclose(f);
-	return n;
+	struct cg_mounts mounts = { out, 0, max };
+	int r = max > 0 ? target_cgroup_mounts_each(cg_mount_add, &mounts) : 0;
+	return r < 0 ? r : mounts.n;
 }
 
 static bool path_under(const char *path, const char *top, const char **rest)
@@ -675,10 +651,7 @@ static int state_path(const char *state_dir, const char *fault_id, char *buf, si
 
 static void state_remove(const char *state_dir, const char *fault_id)
 {
-	char path[PATH_MAX];
-	if (state_dir && *state_dir && fault_id && *fault_id && state_path(state_dir, fault_id, path, sizeof(path)) == 0 &&
-	    unlink(path) < 0 && errno != ENOENT)
-		log_warn("io-throttle: cannot remove %s: %s", path, strerror(errno));
+	state_file_remove(state_dir, THROTTLE_STATE_SUBDIR, fault_id, "io-throttle");
 }
 
 static struct json_object *state_read_file(const char *path)
@@ -1023,46 +996,34 @@ static int throttle_recover(struct json_object *record, const struct fault_env *
 	return r;
 }
 
+/* 1 when the limits are restored (and the state file removed), 0 with *failed counted. */
+static int sweep_one(const char *path, void *failed_v)
+{
+	int *failed = failed_v, handled = 0;
+	struct json_object *o = state_read_file(path);
+	struct throttle_handle *h = malloc(sizeof(*h));
+	int r = !h ? -ENOMEM : o && state_from_json(o, h) == 0 ? restore_all(h) : 0;
+	if (r < 0) {
+		(*failed)++;
+	} else {
+		if (o && h)
+			log_warn("sweep: io-throttle: restored the %s limits of device %u:%u (state file %s)",
+				 iface_name(h->iface), h->major, h->minor, path);
+		unlink(path);
+		handled = 1;
+	}
+	free(h);
+	json_object_put(o);
+	return handled;
+}
+
 int iothrottle_sweep(const struct fault_env *env)
 {
-	char dir[PATH_MAX];
-	if (!env || !env->state_dir || !*env->state_dir ||
-	    state_file_path(env->state_dir, THROTTLE_STATE_SUBDIR, NULL, dir, sizeof(dir)) < 0)
+	if (!env || !env->state_dir || !*env->state_dir)
 		return 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	int handled = 0, failed = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (de->d_name[0] == '.')
-			continue;
-		char path[PATH_MAX + 256];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
-			unlink(path); /* never renamed into place: nothing was written after it */
-			continue;
-		}
-		if (len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		struct json_object *o = state_read_file(path);
-		struct throttle_handle *h = malloc(sizeof(*h));
-		int r = !h ? -ENOMEM : o && state_from_json(o, h) == 0 ? restore_all(h) : 0;
-		if (r < 0) {
-			failed++;
-		} else {
-			if (o && h)
-				log_warn("sweep: io-throttle: restored the %s limits of device %u:%u (state file %s)",
-					 iface_name(h->iface), h->major, h->minor, path);
-			unlink(path);
-			handled++;
-		}
-		free(h);
-		json_object_put(o);
-	}
-	closedir(d);
-	return failed ? -EIO : handled;
+	int failed = 0, handled = state_file_each(env->state_dir, THROTTLE_STATE_SUBDIR, sweep_one, &failed);
+	/* An unreadable state directory is left for the next start, as a missing one. */
+	return handled < 0 ? 0 : failed ? -EIO : handled;
 }
 
 static void throttle_describe(const struct fault_env *env, struct json_object *out)

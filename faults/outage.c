@@ -439,31 +439,13 @@ static int outage_recover(struct json_object *record, const struct fault_env *en
 	int r = 0;
 	struct json_object *v;
 	if (record && json_object_object_get_ex(record, "frozen", &v)) {
-		struct process_ident *list;
-		int n;
-		if (process_list_from_json(v, &list, &n) == 0) {
-			int resumed = process_resume_list("/proc", list, n);
-			if (n > 0)
-				log_info("host-outage: resumed %d of %d frozen process(es)", resumed, n);
-			free(list);
-		}
+		int n, resumed = process_resume_json("/proc", v, &n);
+		if (n > 0)
+			log_info("host-outage: resumed %d of %d frozen process(es)", resumed, n);
 	}
 	/* A crash in the middle of apply leaves no record but the state file. */
-	if (env && env->state_dir && env->fault_id && *env->fault_id) {
-		char path[512];
-		snprintf(path, sizeof(path), "%s/processes/%s.json", env->state_dir, env->fault_id);
-		struct json_object *state = json_object_from_file(path);
-		if (state) {
-			struct process_ident *list;
-			int n;
-			if (process_list_from_json(json_object_object_get(state, "frozen"), &list, &n) == 0) {
-				process_resume_list("/proc", list, n);
-				free(list);
-			}
-			json_object_put(state);
-		}
-		process_state_remove(env->state_dir, env->fault_id);
-	}
+	if (env)
+		process_state_recover(env->state_dir, env->fault_id, "/proc");
 	if (record && json_object_object_get_ex(record, "network", &v))
 		r = blackhole_kind.recover(v, env);
 	return r;

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/statefile.h"
+#include "common/textfile.h"
 #include "common/timeutil.h"
 
 #include <dirent.h>
@@ -144,30 +145,15 @@ static struct json_object *pause_spec_to_json(const void *spec_v)
 
 /* --- cgroup files ------------------------------------------------------------------ */
 
+/* The file's text without its trailing newline. */
 static int read_text(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	int r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r < 0)
-		return r;
-	buf[n] = '\0';
+	ssize_t n = text_file_read(path, buf, len);
+	if (n < 0)
+		return (int)n;
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return 0;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = fd_write_all(fd, text, strlen(text));
-	close(fd);
-	return r;
 }
 
 static int file_in(const char *dir, const char *name, char *buf, size_t len)
@@ -176,56 +162,46 @@ static int file_in(const char *dir, const char *name, char *buf, size_t len)
 	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
 }
 
+struct freezer_lookup {
+	const char *dir;
+	const char **file;
+	struct fault_error *err;
+	int r;
+};
+
+static bool freezer_lookup_mount(const struct cgroup_mount *m, void *lookup_v)
+{
+	struct freezer_lookup *l = lookup_v;
+	if (!m->v2 && !target_cgroup_mount_has(m, "freezer"))
+		return true;
+	size_t ml = strlen(m->dir);
+	if (strcmp(l->dir, m->dir) == 0) {
+		fault_error_set(l->err, "processes", "%s is the root of a cgroup hierarchy, which cannot be frozen",
+				l->dir);
+		l->r = -EINVAL;
+	} else if (strncmp(l->dir, m->dir, ml) == 0 && l->dir[ml] == '/') {
+		*l->file = m->v2 ? "cgroup.freeze" : "freezer.state";
+		l->r = 0;
+	}
+	return l->r == -ENOTSUP;
+}
+
 /* How the directory is frozen: "cgroup.freeze" (v2) or "freezer.state" (v1, under
  * the freezer controller's mount). -EINVAL for a hierarchy root (cannot be frozen),
  * -ENOTSUP when the directory is under neither. */
 static int freezer_interface(const char *dir, const char **file, struct fault_error *err)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f) {
-		int r = -errno;
+	struct freezer_lookup l = { dir, file, err, -ENOTSUP };
+	int r = target_cgroup_mounts_each(freezer_lookup_mount, &l);
+	if (r < 0) {
 		fault_error_set(err, "processes", "cannot read /proc/self/mountinfo: %s", strerror(-r));
 		return r;
 	}
-	char line[4096];
-	int r = -ENOTSUP;
-	while (r == -ENOTSUP && fgets(line, sizeof(line), f)) {
-		/* id parent major:minor root mountpoint options [optional...] - fstype source superoptions */
-		char mountpoint[PATH_MAX];
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mountpoint) != 1)
-			continue;
-		const char *sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		char fstype[32], source[256], super[1024] = "";
-		if (sscanf(sep + 3, "%31s %255s %1023s", fstype, source, super) < 2)
-			continue;
-		bool v2 = strcmp(fstype, "cgroup2") == 0;
-		bool v1_freezer = false;
-		if (strcmp(fstype, "cgroup") == 0) {
-			char *save = NULL;
-			for (char *opt = strtok_r(super, ",", &save); opt; opt = strtok_r(NULL, ",", &save))
-				if (strcmp(opt, "freezer") == 0)
-					v1_freezer = true;
-		}
-		if (!v2 && !v1_freezer)
-			continue;
-		size_t ml = strlen(mountpoint);
-		if (strcmp(dir, mountpoint) == 0) {
-			fault_error_set(err, "processes", "%s is the root of a cgroup hierarchy, which cannot be frozen",
-					dir);
-			r = -EINVAL;
-		} else if (strncmp(dir, mountpoint, ml) == 0 && dir[ml] == '/') {
-			*file = v2 ? "cgroup.freeze" : "freezer.state";
-			r = 0;
-		}
-	}
-	fclose(f);
-	if (r == -ENOTSUP)
+	if (l.r == -ENOTSUP)
 		fault_error_set(err, "processes",
 				"%s lies under neither the cgroup v2 mount nor the v1 freezer mount: nothing can freeze it",
 				dir);
-	return r;
+	return l.r;
 }
 
 static bool is_v2(const char *file) { return strcmp(file, "cgroup.freeze") == 0; }
@@ -299,7 +275,7 @@ static int freezer_restore(const char *dir, const char *file, const char *value)
 	char path[PATH_MAX];
 	int r = file_in(dir, file, path, sizeof(path));
 	if (r == 0)
-		r = write_text(path, value);
+		r = text_file_write(path, value);
 	if (r == -ENOENT)
 		return 0;
 	return r;
@@ -332,10 +308,7 @@ static int freezer_restore_json(struct json_object *o)
 
 static void freezer_state_remove(const char *state_dir, const char *fault_id)
 {
-	char path[PATH_MAX];
-	if (state_file_path(state_dir, FREEZER_SUBDIR, fault_id, path, sizeof(path)) == 0 && unlink(path) < 0 &&
-	    errno != ENOENT)
-		log_warn("process-pause: cannot remove %s: %s", path, strerror(errno));
+	state_file_remove(state_dir, FREEZER_SUBDIR, fault_id, "process-pause");
 }
 
 /* --- apply / revert ------------------------------------------------------------------ */
@@ -480,7 +453,7 @@ static int apply_freezer(const struct pause_spec *spec, const struct fault_env *
 	h->freezer_state = true;
 	if ((r = file_in(h->cgroup, h->file, path, sizeof(path))) == 0) {
 		h->cgroup_changed = true; /* a failed write may still have frozen it: restore either way */
-		r = write_text(path, is_v2(h->file) ? "1" : "FROZEN");
+		r = text_file_write(path, is_v2(h->file) ? "1" : "FROZEN");
 	}
 	if (r < 0) {
 		fault_error_set(err, "processes", "cannot freeze %s through %s: %s", h->cgroup, h->file, strerror(-r));
@@ -621,37 +594,14 @@ static int pause_stats(void *handle, struct json_object *out)
 	return 0;
 }
 
-static void resume_state_file(const char *path, bool freezer)
-{
-	struct json_object *state = json_object_from_file(path);
-	if (!state)
-		return;
-	if (freezer) {
-		freezer_restore_json(state);
-	} else {
-		struct process_ident *list;
-		int n;
-		if (process_list_from_json(json_object_object_get(state, "frozen"), &list, &n) == 0) {
-			process_resume_list("/proc", list, n);
-			free(list);
-		}
-	}
-	json_object_put(state);
-}
-
 static int pause_recover(struct json_object *record, const struct fault_env *env)
 {
 	int r = 0;
 	struct json_object *v;
 	if (record && json_object_object_get_ex(record, "frozen", &v)) {
-		struct process_ident *list;
-		int n;
-		if (process_list_from_json(v, &list, &n) == 0) {
-			int resumed = process_resume_list("/proc", list, n);
-			if (n > 0)
-				log_info("process-pause: resumed %d of %d stopped process(es)", resumed, n);
-			free(list);
-		}
+		int n, resumed = process_resume_json("/proc", v, &n);
+		if (n > 0)
+			log_info("process-pause: resumed %d of %d stopped process(es)", resumed, n);
 	}
 	if (record && json_object_object_get_ex(record, "cgroup", &v)) {
 		r = freezer_restore_json(record);
@@ -661,10 +611,7 @@ static int pause_recover(struct json_object *record, const struct fault_env *env
 	/* A crash in the middle of apply leaves no record but the state files. */
 	if (env && env->state_dir && env->fault_id && *env->fault_id) {
 		char path[PATH_MAX];
-		if (state_file_path(env->state_dir, "processes", env->fault_id, path, sizeof(path)) == 0) {
-			resume_state_file(path, false);
-			process_state_remove(env->state_dir, env->fault_id);
-		}
+		process_state_recover(env->state_dir, env->fault_id, "/proc");
 		if (state_file_path(env->state_dir, FREEZER_SUBDIR, env->fault_id, path, sizeof(path)) == 0) {
 			struct json_object *state = json_object_from_file(path);
 			int s = state ? freezer_restore_json(state) : 0;
@@ -697,43 +644,31 @@ const struct fault_kind process_pause_kind = {
 	.recover = pause_recover,
 };
 
+static int freezer_sweep_one(const char *path, void *ctx)
+{
+	(void)ctx;
+	int restored = 0;
+	struct json_object *o = json_object_from_file(path);
+	struct json_object *cg = o ? json_object_object_get(o, "cgroup") : NULL;
+	if ((o ? freezer_restore_json(o) : 0) == 0) {
+		if (cg) {
+			log_warn("process-pause: %s named cgroup %s that no fault owns any more; thawed", path,
+				 json_object_get_string(cg));
+			restored = 1;
+		}
+		unlink(path);
+	}
+	json_object_put(o);
+	return restored;
+}
+
 /* Thaws every cgroup a freezer state file names: left by a crash between freezing
  * and journaling (or a restore that failed). Returns how many were restored. */
 static int freezer_sweep(const struct fault_env *env)
 {
-	char dir[PATH_MAX];
-	if (!env || !env->state_dir || state_file_path(env->state_dir, FREEZER_SUBDIR, NULL, dir, sizeof(dir)) < 0)
+	if (!env || !env->state_dir)
 		return 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	int restored = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		char path[PATH_MAX + 256];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (de->d_name[0] != '.' && len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
-			unlink(path); /* a crash while writing it: nothing was frozen yet */
-			continue;
-		}
-		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		struct json_object *o = json_object_from_file(path);
-		struct json_object *cg = o ? json_object_object_get(o, "cgroup") : NULL;
-		int r = o ? freezer_restore_json(o) : 0;
-		if (r == 0) {
-			if (cg) {
-				log_warn("process-pause: %s named cgroup %s that no fault owns any more; thawed", path,
-					 json_object_get_string(cg));
-				restored++;
-			}
-			unlink(path);
-		}
-		json_object_put(o);
-	}
-	closedir(d);
-	return restored;
+	return state_file_each(env->state_dir, FREEZER_SUBDIR, freezer_sweep_one, NULL);
 }
 
 const struct fault_family freezer_family = {

@@ -3,6 +3,7 @@
 
 #include "common/statefile.h"
 #include "common/log.h"
+#include "common/textfile.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #define PF_KTHREAD_FLAG 0x00200000u
+#define PROCESS_STATE_SUBDIR "processes"
 
 int process_stat_parse(const char *text, struct process_stat *out)
 {
@@ -49,33 +51,17 @@ int process_stat_parse(const char *text, struct process_stat *out)
 	return 0;
 }
 
-static int read_small_file(const char *path, char *buf, size_t len, size_t *got)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	int r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r < 0)
-		return r;
-	buf[n] = '\0';
-	if (got)
-		*got = (size_t)n;
-	return 0;
-}
-
 int process_stat_read(const char *proc_root, pid_t pid, struct process_stat *out)
 {
 	char path[PATH_MAX], buf[1024];
 	snprintf(path, sizeof(path), "%s/%d/stat", proc_root, (int)pid);
-	int r = read_small_file(path, buf, sizeof(buf), NULL);
-	if (r < 0)
-		return r;
+	ssize_t n = text_file_read(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
 	return process_stat_parse(buf, out);
 }
 
-static int netns_of_path(const char *path, struct process_netns *out)
+int process_netns_of(const char *path, struct process_netns *out)
 {
 	struct stat st;
 	if (stat(path, &st) < 0)
@@ -87,7 +73,7 @@ static int netns_of_path(const char *path, struct process_netns *out)
 
 int process_netns_self(struct process_netns *out)
 {
-	return netns_of_path("/proc/thread-self/ns/net", out);
+	return process_netns_of("/proc/thread-self/ns/net", out);
 }
 
 static const char *base_name(const char *path)
@@ -129,7 +115,7 @@ int process_scope_self(struct process_scope *scope, pid_t *exclude_buf, int buf_
 	return 0;
 }
 
-static bool excluded(const struct process_scope *scope, pid_t pid)
+bool process_excluded(const struct process_scope *scope, pid_t pid)
 {
 	for (int i = 0; i < scope->n_exclude; i++)
 		if (scope->exclude[i] == pid)
@@ -138,7 +124,7 @@ static bool excluded(const struct process_scope *scope, pid_t pid)
 }
 
 /* exe's target ("/usr/bin/sleep"), without the " (deleted)" an upgraded binary shows. */
-static bool read_exe(const char *proc_root, pid_t pid, char *buf, size_t len)
+bool process_read_exe(const char *proc_root, pid_t pid, char *buf, size_t len)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
@@ -157,8 +143,7 @@ static bool read_argv0(const char *proc_root, pid_t pid, char *buf, size_t len)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%d/cmdline", proc_root, (int)pid);
-	size_t got;
-	if (read_small_file(path, buf, len, &got) < 0 || got == 0)
+	if (text_file_read(path, buf, len) <= 0)
 		return false;
 	return true; /* the first NUL ends argv[0] */
 }
@@ -169,14 +154,22 @@ static int cmp_pid(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-int process_find(const struct process_scope *scope, const char *const *names, int n_names, bool skip_stopped,
-		 struct process_ident **out, int *matched)
+bool process_in_netns(const struct process_scope *scope, pid_t pid)
 {
+	if (scope->any_netns)
+		return true;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%d/ns/net", scope->proc_root, (int)pid);
+	struct process_netns ns = { 0 };
+	return process_netns_of(path, &ns) == 0 && ns.ino == scope->netns.ino && ns.dev == scope->netns.dev;
+}
+
+int process_scan(const struct process_scope *scope, process_scan_keep keep, void *ctx, struct process_ident **out)
+{
+	*out = NULL;
 	DIR *dir = opendir(scope->proc_root);
 	if (!dir)
 		return -errno;
-	if (matched)
-		memset(matched, 0, sizeof(*matched) * (size_t)n_names);
 	struct process_ident *list = NULL;
 	int n = 0, cap = 0, r = 0;
 	struct dirent *de;
@@ -186,34 +179,14 @@ int process_find(const struct process_scope *scope, const char *const *names, in
 		if (!isdigit((unsigned char)de->d_name[0]) || *end || pid_l <= 1 || pid_l > INT_MAX)
 			continue;
 		pid_t pid = (pid_t)pid_l;
-		if (excluded(scope, pid))
+		if (process_excluded(scope, pid))
 			continue;
 		struct process_stat st;
 		if (process_stat_read(scope->proc_root, pid, &st) < 0)
 			continue; /* exited meanwhile */
 		if ((st.flags & PF_KTHREAD_FLAG) || st.state == 'Z' || st.state == 'X')
 			continue;
-		if (skip_stopped && (st.state == 'T' || st.state == 't'))
-			continue;
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/%d/ns/net", scope->proc_root, (int)pid);
-		struct process_netns ns = { 0 };
-		if (!scope->any_netns &&
-		    (netns_of_path(path, &ns) < 0 || ns.ino != scope->netns.ino || ns.dev != scope->netns.dev))
-			continue;
-		char exe[PATH_MAX], argv0[PATH_MAX];
-		bool have_exe = false, have_argv0 = false, tried = false;
-		int hit = -1;
-		for (int i = 0; i < n_names && hit < 0; i++) {
-			if (!tried && strcmp(st.comm, names[i]) != 0) {
-				have_exe = read_exe(scope->proc_root, pid, exe, sizeof(exe));
-				have_argv0 = read_argv0(scope->proc_root, pid, argv0, sizeof(argv0));
-				tried = true;
-			}
-			if (process_name_matches(names[i], st.comm, have_exe ? exe : NULL, have_argv0 ? argv0 : NULL))
-				hit = i;
-		}
-		if (hit < 0)
+		if (!process_in_netns(scope, pid) || !keep(pid, &st, ctx))
 			continue;
 		if (n == cap) {
 			int ncap = cap ? cap * 2 : 16;
@@ -229,18 +202,60 @@ int process_find(const struct process_scope *scope, const char *const *names, in
 		list[n].starttime = st.starttime;
 		memcpy(list[n].comm, st.comm, sizeof(list[n].comm));
 		n++;
-		if (matched)
-			matched[hit]++;
 	}
 	closedir(dir);
 	if (r < 0) {
 		free(list);
 		return r;
 	}
-	if (n > 1)
-		qsort(list, (size_t)n, sizeof(*list), cmp_pid);
+	process_list_sort(list, n);
 	*out = list;
 	return n;
+}
+
+void process_list_sort(struct process_ident *list, int n)
+{
+	if (n > 1)
+		qsort(list, (size_t)n, sizeof(*list), cmp_pid);
+}
+
+struct find_ctx {
+	const struct process_scope *scope;
+	const char *const *names;
+	int n_names;
+	bool skip_stopped;
+	int *matched;
+};
+
+static bool find_keep(pid_t pid, const struct process_stat *st, void *ctx_v)
+{
+	const struct find_ctx *ctx = ctx_v;
+	if (ctx->skip_stopped && (st->state == 'T' || st->state == 't'))
+		return false;
+	char exe[PATH_MAX], argv0[PATH_MAX];
+	bool have_exe = false, have_argv0 = false, tried = false;
+	int hit = -1;
+	for (int i = 0; i < ctx->n_names && hit < 0; i++) {
+		if (!tried && strcmp(st->comm, ctx->names[i]) != 0) {
+			have_exe = process_read_exe(ctx->scope->proc_root, pid, exe, sizeof(exe));
+			have_argv0 = read_argv0(ctx->scope->proc_root, pid, argv0, sizeof(argv0));
+			tried = true;
+		}
+		if (process_name_matches(ctx->names[i], st->comm, have_exe ? exe : NULL, have_argv0 ? argv0 : NULL))
+			hit = i;
+	}
+	if (hit >= 0 && ctx->matched)
+		ctx->matched[hit]++;
+	return hit >= 0;
+}
+
+int process_find(const struct process_scope *scope, const char *const *names, int n_names, bool skip_stopped,
+		 struct process_ident **out, int *matched)
+{
+	if (matched)
+		memset(matched, 0, sizeof(*matched) * (size_t)n_names);
+	struct find_ctx ctx = { scope, names, n_names, skip_stopped, matched };
+	return process_scan(scope, find_keep, &ctx, out);
 }
 
 int process_pidfd_open(const char *proc_root, const struct process_ident *p)
@@ -460,11 +475,6 @@ int process_list_from_json(struct json_object *arr, struct process_ident **out, 
 	return 0;
 }
 
-static int state_path(const char *state_dir, const char *fault_id, char *buf, size_t len)
-{
-	return state_file_path(state_dir, "processes", fault_id, buf, len);
-}
-
 int process_state_write(const char *state_dir, const char *fault_id, const struct process_ident *list, int n)
 {
 	struct json_object *o = json_object_new_object();
@@ -472,54 +482,59 @@ int process_state_write(const char *state_dir, const char *fault_id, const struc
 		return -ENOMEM;
 	json_object_object_add(o, "frozen", process_list_to_json(list, n));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	int r = text ? state_file_write(state_dir, "processes", fault_id, text) : -ENOMEM;
+	int r = text ? state_file_write(state_dir, PROCESS_STATE_SUBDIR, fault_id, text) : -ENOMEM;
 	json_object_put(o);
 	return r;
 }
 
 void process_state_remove(const char *state_dir, const char *fault_id)
 {
+	state_file_remove(state_dir, PROCESS_STATE_SUBDIR, fault_id, "process");
+}
+
+int process_resume_json(const char *proc_root, struct json_object *list_json, int *n_listed)
+{
+	struct process_ident *list = NULL;
+	int n = 0, resumed = 0;
+	if (process_list_from_json(list_json, &list, &n) == 0)
+		resumed = process_resume_list(proc_root, list, n);
+	free(list);
+	if (n_listed)
+		*n_listed = n;
+	return resumed;
+}
+
+int process_state_recover(const char *state_dir, const char *fault_id, const char *proc_root)
+{
 	char path[PATH_MAX];
-	if (state_path(state_dir, fault_id, path, sizeof(path)) == 0 && unlink(path) < 0 && errno != ENOENT)
-		log_warn("process: cannot remove %s: %s", path, strerror(errno));
+	if (!state_dir || !fault_id || !*fault_id ||
+	    state_file_path(state_dir, PROCESS_STATE_SUBDIR, fault_id, path, sizeof(path)) < 0)
+		return 0;
+	struct json_object *state = json_object_from_file(path);
+	int resumed = state ? process_resume_json(proc_root, json_object_object_get(state, "frozen"), NULL) : 0;
+	json_object_put(state);
+	process_state_remove(state_dir, fault_id);
+	return resumed;
+}
+
+static int sweep_one(const char *path, void *proc_root)
+{
+	struct json_object *o = json_object_from_file(path);
+	int n = 0, done = 0;
+	if (o) {
+		done = process_resume_json(proc_root, json_object_object_get(o, "frozen"), &n);
+		log_warn("process: %s named %d frozen process(es) no fault owns any more; resumed %d", path, n, done);
+	}
+	json_object_put(o);
+	unlink(path);
+	return done;
 }
 
 int process_state_sweep(const char *state_dir, const char *proc_root)
 {
-	char dir[PATH_MAX];
-	if (!state_dir || state_path(state_dir, NULL, dir, sizeof(dir)) < 0)
+	if (!state_dir)
 		return 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	int resumed = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		char path[PATH_MAX + 256];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (de->d_name[0] != '.' && len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
-			/* A crash while writing it: nothing had been stopped yet. */
-			unlink(path);
-			continue;
-		}
-		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		struct json_object *o = json_object_from_file(path);
-		struct process_ident *list = NULL;
-		int n = 0;
-		if (o && process_list_from_json(json_object_object_get(o, "frozen"), &list, &n) == 0) {
-			int done = process_resume_list(proc_root, list, n);
-			log_warn("process: %s named %d frozen process(es) no fault owns any more; resumed %d", path, n,
-				 done);
-			resumed += done;
-		}
-		free(list);
-		json_object_put(o);
-		unlink(path);
-	}
-	closedir(d);
-	return resumed;
+	return state_file_each(state_dir, PROCESS_STATE_SUBDIR, sweep_one, (void *)proc_root);
 }
 
 static int process_sweep(const struct fault_env *env)

@@ -45,6 +45,12 @@ int process_stat_read(const char *proc_root, pid_t pid, struct process_stat *out
 
 /* The network namespace of the calling thread. */
 int process_netns_self(struct process_netns *out);
+/* The network namespace a /proc/PID/ns/net path names. */
+int process_netns_of(const char *path, struct process_netns *out);
+
+/* PROC_ROOT/PID/exe's target ("/usr/bin/sleep"), without the " (deleted)" an
+ * upgraded binary shows; false when unreadable. */
+bool process_read_exe(const char *proc_root, pid_t pid, char *buf, size_t len);
 
 /* True when `name` (as written in freeze/kill) names the process: its comm, the
  * basename of its executable, or for names longer than comm can hold, comm is the
@@ -61,6 +67,11 @@ struct process_scope {
 	bool any_netns;                 /* the whole host: netns is not checked */
 };
 
+/* True when the scope says never to touch pid (the agent or an ancestor). */
+bool process_excluded(const struct process_scope *scope, pid_t pid);
+/* True when pid lives in the scope's network namespace (always with any_netns). */
+bool process_in_netns(const struct process_scope *scope, pid_t pid);
+
 /* The scope of the calling agent: /proc, its own network namespace, itself and
  * every ancestor up to pid 1 excluded. Pid 1 and kernel threads are always left out. */
 int process_scope_self(struct process_scope *scope, pid_t *exclude_buf, int buf_len);
@@ -72,6 +83,13 @@ int process_scope_self(struct process_scope *scope, pid_t *exclude_buf, int buf_
  * *out is malloc'd (NULL when none). */
 int process_find(const struct process_scope *scope, const char *const *names, int n_names, bool skip_stopped,
 		 struct process_ident **out, int *matched);
+
+/* Walks PROC_ROOT: every process in scope (not excluded, in its network namespace;
+ * neither pid 1, a kernel thread nor a zombie) for which keep() says true, sorted by
+ * pid. Returns the count or -errno; *out is malloc'd (NULL when none). */
+typedef bool (*process_scan_keep)(pid_t pid, const struct process_stat *st, void *ctx);
+int process_scan(const struct process_scope *scope, process_scan_keep keep, void *ctx, struct process_ident **out);
+void process_list_sort(struct process_ident *list, int n);
 
 /* A pidfd for exactly this process: -ESRCH when it is gone or the pid now
  * belongs to another process (starttime differs). */
@@ -116,6 +134,9 @@ const char *process_signal_name(int sig, char *buf, size_t len);
 struct json_object *process_list_to_json(const struct process_ident *list, int n);
 /* Entries without a valid pid/starttime are skipped. *out is malloc'd. */
 int process_list_from_json(struct json_object *arr, struct process_ident **out, int *n_out);
+/* process_resume_list() on a list in that JSON form (NULL or not an array: none).
+ * Returns how many were resumed; *n_listed (may be NULL) how many it named. */
+int process_resume_json(const char *proc_root, struct json_object *list_json, int *n_listed);
 
 /* Processes frozen by a fault, written to STATE_DIR/processes/FAULT_ID.json
  * (fsync'd) BEFORE they are stopped, so that a crash in the middle of apply (before
@@ -123,5 +144,8 @@ int process_list_from_json(struct json_object *arr, struct process_ident **out, 
  * sweep resumes every list it finds at agent start. */
 int process_state_write(const char *state_dir, const char *fault_id, const struct process_ident *list, int n);
 void process_state_remove(const char *state_dir, const char *fault_id);
+/* recover() without a record (a crash in the middle of apply): resumes what the fault's
+ * state file names and removes it. Returns how many were resumed. */
+int process_state_recover(const char *state_dir, const char *fault_id, const char *proc_root);
 /* Resumes and removes every leftover state file; returns how many processes were resumed. */
 int process_state_sweep(const char *state_dir, const char *proc_root);

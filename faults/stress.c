@@ -10,7 +10,10 @@
 #include "faults/stress.h"
 
 #include "common/log.h"
+#include "common/size.h"
 #include "common/statefile.h"
+#include "common/textfile.h"
+#include "common/timeutil.h"
 #include "faults/process.h"
 #include "faults/target.h"
 
@@ -78,45 +81,7 @@ int stress_load_percent(uint64_t cpu_ticks, long ticks_per_sec, int64_t wall_ns)
 
 int stress_size_parse(const char *text, uint64_t *out)
 {
-	if (!text)
-		return -EINVAL;
-	while (isspace((unsigned char)*text))
-		text++;
-	if (!isdigit((unsigned char)*text))
-		return -EINVAL;
-	/* digits and one optional fraction only: strtod alone would take "0x10", "1e3", "inf" */
-	size_t digits = strspn(text, "0123456789");
-	if (text[digits] == '.')
-		digits += 1 + strspn(text + digits + 1, "0123456789");
-	errno = 0;
-	char *end;
-	double value = strtod(text, &end);
-	if (errno || end != text + digits || value < 0)
-		return -EINVAL;
-	while (isspace((unsigned char)*end))
-		end++;
-	static const struct {
-		const char *suffix;
-		double factor;
-	} units[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "K", 1024.0 }, { "KiB", 1024.0 }, { "KB", 1e3 }, { "k", 1024.0 },
-		{ "M", 1048576.0 }, { "MiB", 1048576.0 }, { "MB", 1e6 },
-		{ "G", 1073741824.0 }, { "GiB", 1073741824.0 }, { "GB", 1e9 },
-		{ "T", 1099511627776.0 }, { "TiB", 1099511627776.0 }, { "TB", 1e12 },
-	};
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].suffix) != 0)
-			continue;
-		double bytes = value * units[i].factor;
-		if (bytes >= 18446744073709551615.0)
-			return -ERANGE;
-		if (units[i].factor == 1 && value != floor(value))
-			return -EINVAL; /* "1.5" bytes */
-		*out = (uint64_t)bytes;
-		return 0;
-	}
-	return -EINVAL;
+	return size_parse(text, SIZE_LENIENT, out);
 }
 
 void stress_size_format(uint64_t bytes, char *buf, size_t len)
@@ -367,42 +332,11 @@ static struct json_object *stress_spec_to_json(const void *spec_v)
 
 /* ---- helpers on /proc and cgroups ------------------------------------------------------ */
 
-static int read_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	int r = n < 0 ? -errno : 0;
-	close(fd);
-	if (r == 0)
-		buf[n] = '\0';
-	return r;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = fd_write_all(fd, text, strlen(text));
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static uint64_t mem_total_bytes(void)
 {
 	char buf[4096];
 	unsigned long long kib;
-	if (read_text("/proc/meminfo", buf, sizeof(buf)) < 0)
+	if (text_file_read("/proc/meminfo", buf, sizeof(buf)) < 0)
 		return 0;
 	const char *p = strstr(buf, "MemTotal:");
 	if (!p || sscanf(p + 9, " %llu", &kib) != 1)
@@ -417,11 +351,11 @@ static uint64_t cgroup_memory_limit(const char *dir)
 	char path[PATH_MAX + 32], buf[64];
 	unsigned long long v;
 	snprintf(path, sizeof(path), "%s/memory.max", dir);
-	if (read_text(path, buf, sizeof(buf)) == 0)
+	if (text_file_read(path, buf, sizeof(buf)) >= 0)
 		return strncmp(buf, "max", 3) != 0 && sscanf(buf, "%llu", &v) == 1 ? (uint64_t)v : 0;
 	snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", dir);
 	/* v1 writes "no limit" as a huge page-aligned number */
-	if (read_text(path, buf, sizeof(buf)) == 0 && sscanf(buf, "%llu", &v) == 1 && v < (1ull << 62))
+	if (text_file_read(path, buf, sizeof(buf)) >= 0 && sscanf(buf, "%llu", &v) == 1 && v < (1ull << 62))
 		return (uint64_t)v;
 	return 0;
 }
@@ -467,10 +401,7 @@ static int state_write(const struct stress_handle *h)
 
 static void state_remove(const char *state_dir, const char *fault_id)
 {
-	char path[PATH_MAX];
-	if (state_file_path(state_dir, STRESS_STATE_SUBDIR, fault_id, path, sizeof(path)) == 0 && unlink(path) < 0 &&
-	    errno != ENOENT)
-		log_warn("stress: cannot remove %s: %s", path, strerror(errno));
+	state_file_remove(state_dir, STRESS_STATE_SUBDIR, fault_id, "stress");
 }
 
 /* Kills what the list names (pidfd + starttime check) and, for our own children
@@ -617,7 +548,7 @@ static int place(const struct stress_handle *h, int i, char (*dirs)[PATH_MAX], i
 	for (int d = 0; d < n_dirs; d++) {
 		char path[PATH_MAX + 16];
 		snprintf(path, sizeof(path), "%s/cgroup.procs", dirs[d]);
-		int r = write_text(path, text);
+		int r = text_file_write(path, text);
 		if (r < 0) {
 			fault_error_set(err, "", "cannot move stressor %d into %s: %s", (int)h->procs[i].pid, dirs[d],
 					strerror(-r));
@@ -628,7 +559,7 @@ static int place(const struct stress_handle *h, int i, char (*dirs)[PATH_MAX], i
 		char path[64];
 		/* The stressor is what the OOM killer should take first, never the service. */
 		snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)h->procs[i].pid);
-		int r = write_text(path, "1000\n");
+		int r = text_file_write(path, "1000\n");
 		if (r < 0) {
 			fault_error_set(err, "", "cannot set oom_score_adj of stressor %d: %s", (int)h->procs[i].pid,
 					strerror(-r));
@@ -806,7 +737,7 @@ static int stress_stats(void *handle, struct json_object *out)
 		char path[64], buf[4096];
 		uint64_t t, start;
 		snprintf(path, sizeof(path), "/proc/%d/stat", (int)h->procs[i].pid);
-		if (read_text(path, buf, sizeof(buf)) < 0 || stress_stat_parse(buf, &t, &start) < 0 ||
+		if (text_file_read(path, buf, sizeof(buf)) < 0 || stress_stat_parse(buf, &t, &start) < 0 ||
 		    start != h->procs[i].starttime)
 			continue;
 		ticks += t;
@@ -814,7 +745,7 @@ static int stress_stats(void *handle, struct json_object *out)
 		if (state && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X')
 			running++;
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)h->procs[i].pid);
-		if (read_text(path, buf, sizeof(buf)) == 0)
+		if (text_file_read(path, buf, sizeof(buf)) >= 0)
 			rss += stress_status_rss(buf);
 	}
 	json_object_object_add(out, "workers", json_object_new_int(h->n));
@@ -868,38 +799,22 @@ static int stress_recover(struct json_object *record, const struct fault_env *en
 	return 0;
 }
 
+static int sweep_one(const char *path, void *ctx)
+{
+	(void)ctx;
+	struct json_object *o = json_object_from_file(path);
+	int n = o ? kill_named(json_object_object_get(o, "stressors")) : 0;
+	log_warn("stress: %s named stressors no fault owns any more; killed %d still running", path, n);
+	json_object_put(o);
+	unlink(path);
+	return n;
+}
+
 static int stress_sweep(const struct fault_env *env)
 {
-	char dir[PATH_MAX];
-	if (!env || !env->state_dir || state_file_path(env->state_dir, STRESS_STATE_SUBDIR, NULL, dir, sizeof(dir)) < 0)
+	if (!env || !env->state_dir)
 		return 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	int killed = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (de->d_name[0] == '.')
-			continue;
-		char path[PATH_MAX + 256];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
-			/* A crash while writing it: the previous version (if any) is the one that counts. */
-			unlink(path);
-			continue;
-		}
-		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		struct json_object *o = json_object_from_file(path);
-		int n = o ? kill_named(json_object_object_get(o, "stressors")) : 0;
-		log_warn("stress: %s named stressors no fault owns any more; killed %d still running", path, n);
-		killed += n;
-		json_object_put(o);
-		unlink(path);
-	}
-	closedir(d);
-	return killed;
+	return state_file_each(env->state_dir, STRESS_STATE_SUBDIR, sweep_one, NULL);
 }
 
 static int stress_probe(char *reason, size_t len)

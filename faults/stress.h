@@ -43,8 +43,8 @@ int64_t stress_duty_next_period(int64_t period_start_ns, int64_t period_ns, int6
 int stress_load_percent(uint64_t cpu_ticks, long ticks_per_sec, int64_t wall_ns);
 
 /* Byte sizes: an integer number of bytes, or a string "512MiB", "1.5GiB", "64M",
- * "4096" (K/M/G/T and KiB/MiB/GiB/TiB are binary, KB/MB/GB/TB decimal, B bytes).
- * 0 or -EINVAL / -ERANGE. */
+ * "4096", "2 GB" (common/size.h with SIZE_LENIENT: K/M/G/T and KiB/MiB/GiB/TiB are
+ * binary, KB/MB/GB/TB decimal, B bytes). 0 or -EINVAL / -ERANGE. */
 int stress_size_parse(const char *text, uint64_t *out);
 /* "64MiB" when exact, else bytes. */
 void stress_size_format(uint64_t bytes, char *buf, size_t len);

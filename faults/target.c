@@ -1,12 +1,11 @@
 #include "faults/target.h"
 
 #include "common/pick.h"
+#include "common/textfile.h"
 #include "faults/scope.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define PF_KTHREAD 0x00200000u
 
 static const char *const criteria[] = { "pid", "name", "exe", "cmdline", "cgroup", "unit" };
 
@@ -191,16 +188,6 @@ struct json_object *target_to_json(const struct target_spec *spec)
 	return o;
 }
 
-static int netns_of(const char *path, struct process_netns *out)
-{
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -errno;
-	out->ino = st.st_ino;
-	out->dev = st.st_dev;
-	return 0;
-}
-
 int process_scope_targets(struct process_scope *scope, pid_t *exclude_buf, int buf_len)
 {
 	int r = process_scope_self(scope, exclude_buf, buf_len);
@@ -209,48 +196,9 @@ int process_scope_targets(struct process_scope *scope, pid_t *exclude_buf, int b
 	/* An agent in the host's own network namespace stands for the host; one in
 	 * another namespace (lab, tests) stands for the "host" that namespace is. */
 	struct process_netns init_ns;
-	if (netns_of("/proc/1/ns/net", &init_ns) == 0)
+	if (process_netns_of("/proc/1/ns/net", &init_ns) == 0)
 		scope->any_netns = init_ns.ino == scope->netns.ino && init_ns.dev == scope->netns.dev;
 	return 0;
-}
-
-static int read_file(const char *path, char *buf, size_t len, size_t *got)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t total = 0;
-	while (total < len - 1) {
-		ssize_t n = read(fd, buf + total, len - 1 - total);
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return -e;
-		}
-		if (n == 0)
-			break;
-		total += (size_t)n;
-	}
-	close(fd);
-	buf[total] = '\0';
-	if (got)
-		*got = total;
-	return 0;
-}
-
-static bool read_exe(const char *proc_root, pid_t pid, char *buf, size_t len)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
-	ssize_t n = readlink(path, buf, len - 1);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	static const char deleted[] = " (deleted)";
-	size_t dl = sizeof(deleted) - 1;
-	if ((size_t)n > dl && strcmp(buf + n - dl, deleted) == 0)
-		buf[n - dl] = '\0';
-	return true;
 }
 
 /* argv joined by single spaces, so that a regex reads it as a shell line would. */
@@ -258,9 +206,10 @@ static bool read_cmdline(const char *proc_root, pid_t pid, char *buf, size_t len
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%d/cmdline", proc_root, (int)pid);
-	size_t got = 0;
-	if (read_file(path, buf, len, &got) < 0 || got == 0)
+	ssize_t n = text_file_read(path, buf, len);
+	if (n <= 0)
 		return false;
+	size_t got = (size_t)n;
 	size_t a0 = strnlen(buf, got);
 	if (a0 >= argv0_len)
 		a0 = argv0_len - 1;
@@ -337,57 +286,67 @@ static int collect_cgroup(const char *dir, int depth, struct pid_set *set)
 	return r;
 }
 
-/* Where each cgroup hierarchy is mounted, from mountinfo. */
-struct cgroup_mount {
-	char dir[PATH_MAX];
-	char root[PATH_MAX];  /* the part of the hierarchy the mount shows ("/" normally) */
-	char options[256];    /* super options: "rw,cpu,cpuacct", "rw,name=systemd"; "" for v2 */
-	bool v2;
-};
-
-static int cgroup_mounts(struct cgroup_mount *out, int max)
+int target_cgroup_mounts_each(bool (*visit)(const struct cgroup_mount *m, void *ctx), void *ctx)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return -errno;
 	char line[4096];
-	int n = 0;
-	while (n < max && fgets(line, sizeof(line), f)) {
+	struct cgroup_mount m;
+	bool more = true;
+	while (more && fgets(line, sizeof(line), f)) {
 		/* id parent maj:min root mountpoint options [optional...] - fstype source superoptions */
-		char root[PATH_MAX], point[PATH_MAX];
-		if (sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2)
+		if (sscanf(line, "%*s %*s %*s %4095s %4095s", m.root, m.dir) != 2)
 			continue;
 		char *sep = strstr(line, " - ");
 		if (!sep)
 			continue;
-		char fstype[64], source[256], super[256] = "";
-		if (sscanf(sep + 3, "%63s %255s %255s", fstype, source, super) < 2)
+		char fstype[64], source[256];
+		m.options[0] = '\0';
+		if (sscanf(sep + 3, "%63s %255s %1023s", fstype, source, m.options) < 2)
 			continue;
-		bool v2 = strcmp(fstype, "cgroup2") == 0;
-		if (!v2 && strcmp(fstype, "cgroup") != 0)
+		m.v2 = strcmp(fstype, "cgroup2") == 0;
+		if (!m.v2 && strcmp(fstype, "cgroup") != 0)
 			continue;
-		snprintf(out[n].dir, sizeof(out[n].dir), "%s", point);
-		snprintf(out[n].root, sizeof(out[n].root), "%s", root);
-		snprintf(out[n].options, sizeof(out[n].options), "%s", v2 ? "" : super);
-		out[n].v2 = v2;
-		n++;
+		if (m.v2)
+			m.options[0] = '\0';
+		more = visit(&m, ctx);
 	}
 	fclose(f);
-	return n;
+	return 0;
 }
 
-/* Does a v1 mount's option list hold every controller of "cpu,cpuacct"? */
-static bool options_hold(const char *options, const char *controllers)
+struct mount_array {
+	struct cgroup_mount *out;
+	int n, max;
+};
+
+static bool mount_array_add(const struct cgroup_mount *m, void *array_v)
+{
+	struct mount_array *a = array_v;
+	if (a->n < a->max)
+		a->out[a->n++] = *m;
+	return a->n < a->max;
+}
+
+static int cgroup_mounts(struct cgroup_mount *out, int max)
+{
+	struct mount_array a = { out, 0, max };
+	int r = max > 0 ? target_cgroup_mounts_each(mount_array_add, &a) : 0;
+	return r < 0 ? r : a.n;
+}
+
+bool target_cgroup_mount_has(const struct cgroup_mount *m, const char *controllers)
 {
 	char copy[256];
 	snprintf(copy, sizeof(copy), "%s", controllers);
 	char *save = NULL;
 	for (char *c = strtok_r(copy, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
 		size_t len = strlen(c);
-		const char *p = options;
+		const char *p = m->options;
 		bool found = false;
 		while (!found && (p = strstr(p, c))) {
-			found = (p == options || p[-1] == ',') && (p[len] == ',' || p[len] == '\0');
+			found = (p == m->options || p[-1] == ',') && (p[len] == ',' || p[len] == '\0');
 			p += len;
 		}
 		if (!found)
@@ -471,7 +430,7 @@ int target_process_cgroups(pid_t pid, char (*dirs)[PATH_MAX], int max)
 			struct cgroup_mount *m = &mounts[i];
 			if (m->v2 != (controllers[0] == '\0'))
 				continue;
-			if (!m->v2 && !options_hold(m->options, controllers))
+			if (!m->v2 && !target_cgroup_mount_has(m, controllers))
 				continue;
 			size_t rl = strlen(m->root);
 			const char *rest = cg;
@@ -489,14 +448,6 @@ int target_process_cgroups(pid_t pid, char (*dirs)[PATH_MAX], int max)
 	return n;
 }
 
-static bool excluded(const struct process_scope *scope, pid_t pid)
-{
-	for (int i = 0; i < scope->n_exclude; i++)
-		if (scope->exclude[i] == pid)
-			return true;
-	return false;
-}
-
 /* The agent's own helpers are children, not ancestors, so the scope's exclusions miss
  * them: its guardian (chaos-agent --guardian) and anything else it forked that runs its
  * executable. Stopping or killing the guardian would silently take away the crash
@@ -511,23 +462,7 @@ static bool agent_helper(const struct process_scope *scope, pid_t pid, const str
 	if (len <= 0)
 		return false;
 	self_exe[len] = '\0';
-	return read_exe(scope->proc_root, pid, exe, sizeof(exe)) && strcmp(exe, self_exe) == 0;
-}
-
-static int cmp_pid(const void *a, const void *b)
-{
-	const struct process_ident *x = a, *y = b;
-	return (x->pid > y->pid) - (x->pid < y->pid);
-}
-
-static bool in_scope_netns(const struct process_scope *scope, pid_t pid)
-{
-	if (scope->any_netns)
-		return true;
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%d/ns/net", scope->proc_root, (int)pid);
-	struct process_netns ns = { 0 };
-	return netns_of(path, &ns) == 0 && ns.ino == scope->netns.ino && ns.dev == scope->netns.dev;
+	return process_read_exe(scope->proc_root, pid, exe, sizeof(exe)) && strcmp(exe, self_exe) == 0;
 }
 
 static bool matches(const struct target_spec *spec, const struct process_scope *scope, pid_t pid,
@@ -538,7 +473,7 @@ static bool matches(const struct target_spec *spec, const struct process_scope *
 	if (cgroup_pids && !pid_set_has(cgroup_pids, pid))
 		return false;
 	char exe[PATH_MAX];
-	bool have_exe = (spec->exe || spec->name) && read_exe(scope->proc_root, pid, exe, sizeof(exe));
+	bool have_exe = (spec->exe || spec->name) && process_read_exe(scope->proc_root, pid, exe, sizeof(exe));
 	if (spec->exe && (!have_exe || strcmp(exe, spec->exe) != 0))
 		return false;
 	char cmdline[8192], argv0[PATH_MAX] = "";
@@ -574,6 +509,25 @@ static void describe_criteria(const struct target_spec *spec, char *buf, size_t 
 #undef ADD
 }
 
+struct resolve_ctx {
+	const struct target_spec *spec;
+	const struct process_scope *scope;
+	const struct pid_set *cgroup_pids;
+	int helpers;                    /* matched, but the agent's own helpers */
+};
+
+static bool resolve_keep(pid_t pid, const struct process_stat *st, void *ctx_v)
+{
+	struct resolve_ctx *ctx = ctx_v;
+	if (!matches(ctx->spec, ctx->scope, pid, st, ctx->cgroup_pids))
+		return false;
+	if (agent_helper(ctx->scope, pid, st)) {
+		ctx->helpers++;
+		return false;
+	}
+	return true;
+}
+
 int target_resolve(const struct target_spec *spec, const struct process_scope *scope, struct process_ident **out,
 		   int *n_out, struct fault_error *err)
 {
@@ -592,65 +546,24 @@ int target_resolve(const struct target_spec *spec, const struct process_scope *s
 			return r;
 		}
 	}
-	DIR *dir = opendir(scope->proc_root);
-	if (!dir) {
-		int r = -errno;
-		free(cg.pids);
-		fault_error_set(err, "processes", "cannot read %s: %s", scope->proc_root, strerror(-r));
-		return r;
-	}
+	struct resolve_ctx ctx = { spec, scope, by_cgroup ? &cg : NULL, 0 };
 	struct process_ident *list = NULL;
-	int n = 0, cap = 0, r = 0, helpers = 0;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		char *end;
-		long pid_l = strtol(de->d_name, &end, 10);
-		if (!isdigit((unsigned char)de->d_name[0]) || *end || pid_l <= 1 || pid_l > INT32_MAX)
-			continue;
-		pid_t pid = (pid_t)pid_l;
-		if (excluded(scope, pid))
-			continue;
-		struct process_stat st;
-		if (process_stat_read(scope->proc_root, pid, &st) < 0)
-			continue; /* exited meanwhile */
-		if ((st.flags & PF_KTHREAD) || st.state == 'Z' || st.state == 'X')
-			continue;
-		if (!in_scope_netns(scope, pid) || !matches(spec, scope, pid, &st, by_cgroup ? &cg : NULL))
-			continue;
-		if (agent_helper(scope, pid, &st)) {
-			helpers++;
-			continue;
-		}
-		if (n == cap) {
-			int ncap = cap ? cap * 2 : 16;
-			struct process_ident *grown = realloc(list, sizeof(*list) * (size_t)ncap);
-			if (!grown) {
-				r = -ENOMEM;
-				break;
-			}
-			list = grown;
-			cap = ncap;
-		}
-		list[n].pid = pid;
-		list[n].starttime = st.starttime;
-		memcpy(list[n].comm, st.comm, sizeof(list[n].comm));
-		n++;
-	}
-	closedir(dir);
+	int n = process_scan(scope, resolve_keep, &ctx, &list);
 	free(cg.pids);
-	if (r < 0) {
-		free(list);
-		return r;
+	if (n == -ENOMEM)
+		return n;
+	if (n < 0) {
+		fault_error_set(err, "processes", "cannot read %s: %s", scope->proc_root, strerror(-n));
+		return n;
 	}
 	if (n == 0) {
 		char what[512];
 		describe_criteria(spec, what, sizeof(what));
 		fault_error_set(err, "processes", "no process matches %s in this agent's scope%s%s", what,
 				scope->any_netns ? "" : " (its network namespace)",
-				helpers ? " but the agent's own helper processes" : "");
+				ctx.helpers ? " but the agent's own helper processes" : "");
 		return -ESRCH;
 	}
-	qsort(list, (size_t)n, sizeof(*list), cmp_pid);
 	size_t want = (size_t)n;
 	if (spec->count)
 		want = (size_t)spec->count < want ? (size_t)spec->count : want;
@@ -677,7 +590,7 @@ int target_resolve(const struct target_spec *spec, const struct process_scope *s
 		free(list);
 		list = picked;
 		n = (int)want;
-		qsort(list, (size_t)n, sizeof(*list), cmp_pid);
+		process_list_sort(list, n);
 	}
 	*out = list;
 	*n_out = n;

@@ -63,6 +63,20 @@ int target_resolve(const struct target_spec *spec, const struct process_scope *s
  * when it names none or it does not exist (err set). */
 int target_cgroup_dir(const struct target_spec *spec, char *buf, size_t len, struct fault_error *err);
 
+/* A cgroup hierarchy's mount, from /proc/self/mountinfo. */
+struct cgroup_mount {
+	char dir[PATH_MAX];   /* where it is mounted */
+	char root[PATH_MAX];  /* the part of the hierarchy the mount shows ("/" normally) */
+	char options[1024];   /* super options: "rw,cpu,cpuacct", "rw,name=systemd"; "" for v2 */
+	bool v2;
+};
+
+/* Calls visit() for each cgroup (v1) and cgroup2 mount, in mountinfo's order, until
+ * it returns false. 0 or -errno. */
+int target_cgroup_mounts_each(bool (*visit)(const struct cgroup_mount *m, void *ctx), void *ctx);
+/* True when a mount's options hold every controller of "cpu,cpuacct" (never for v2). */
+bool target_cgroup_mount_has(const struct cgroup_mount *m, const char *controllers);
+
 /* The cgroup directories a process belongs to, one per mounted hierarchy (v2 and
  * each v1 controller mount), as absolute paths, read from /proc/PID/cgroup and
  * /proc/self/mountinfo. Returns how many (<= max) or -errno; -ENOENT when this

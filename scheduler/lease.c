@@ -1,5 +1,7 @@
 #include "scheduler/lease.h"
 
+#include "common/timeutil.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <signal.h>
@@ -79,14 +81,7 @@ static void *keeper_main(void *arg)
 	uint64_t period = k->ttl_ms / 3 ? k->ttl_ms / 3 : 1;
 	pthread_mutex_lock(&k->lock);
 	while (!k->stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)(period / 1000);
-		until.tv_nsec += (long)(period % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = mono_after_ms(period);
 		int r = 0;
 		while (!k->stop && r != ETIMEDOUT)
 			r = pthread_cond_timedwait(&k->wake, &k->lock, &until);

@@ -77,19 +77,14 @@ static int check_match(const struct packet_spec *m, struct fault_error *err)
 
 static int connrefuse_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct connrefuse_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct connrefuse_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct connrefuse_spec *spec = allocated;
 	packet_match_defaults(&spec->match);
 	spec->match.protocol = PACKET_PROTO_TCP;
 	spec->error = ECONNREFUSED;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "match") == 0 || strcmp(key, "scope") == 0) {

@@ -204,19 +204,14 @@ static int parse_prefix(struct json_object *v, char *out, struct fault_error *er
 
 static int crashpoint_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct crashpoint_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct crashpoint_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct crashpoint_spec *spec = allocated;
 	spec->nth = 1;
 	spec->signal = SIGKILL;
 	bool have_processes = false;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "processes") == 0) {

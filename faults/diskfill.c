@@ -75,16 +75,11 @@ static void fill_spec_free(void *spec_v)
 
 static int fill_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct fill_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
-	int r = 0;
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct fill_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct fill_spec *spec = allocated;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "path") == 0) {

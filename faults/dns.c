@@ -217,7 +217,7 @@ static int parse_match_key(const char *key, struct json_object *v, struct dns_sp
 int dns_spec_parse(struct json_object *params, struct dns_spec **out, struct fault_error *err)
 {
 	void *allocated;
-	int r = packet_spec_alloc(params, sizeof(struct dns_spec), &allocated, err);
+	int r = fault_spec_alloc(params, sizeof(struct dns_spec), &allocated, err);
 	if (r < 0)
 		return r;
 	struct dns_spec *spec = allocated;

@@ -17,6 +17,10 @@ struct fault_error {
 __attribute__((format(printf, 3, 4)))
 void fault_error_set(struct fault_error *err, const char *key, const char *fmt, ...);
 
+/* parse()'s common opening: `params` is NULL or an object, and *out a zeroed
+ * spec of `size` bytes. 0, or -EINVAL / -ENOMEM with err set. */
+int fault_spec_alloc(struct json_object *params, size_t size, void **out, struct fault_error *err);
+
 #define FAULT_MAX_CONTROL_PORTS 4
 
 /* What the agent tells a kind about the host it runs on. */

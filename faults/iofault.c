@@ -259,19 +259,14 @@ static int parse_delay(struct json_object *v, const char *key, uint64_t *out, st
 
 static int iofault_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct iofault_spec *s = calloc(1, sizeof(*s));
-	if (!s) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct iofault_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct iofault_spec *s = allocated;
 	s->ops = (1u << IOF_N_OPS) - 1;
 	s->probability = 1.0;
 	bool have_errno = false, have_dist = false;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "path") == 0)

@@ -409,16 +409,11 @@ static int parse_string(struct json_object *v, const char *key, char **out, stru
 
 static int throttle_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct throttle_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
-	int r = 0;
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct throttle_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct throttle_spec *spec = allocated;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			int k = -1;

@@ -165,18 +165,13 @@ static int parse_phase(struct json_object *v, const char *key, uint64_t *ms, str
 
 static int link_parse_common(struct json_object *params, bool flap, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct link_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct link_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct link_spec *spec = allocated;
 	spec->flap = flap;
 	spec->down_ms = spec->up_ms = LINK_DEFAULT_PHASE_MS;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "interfaces") == 0)

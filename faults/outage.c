@@ -107,18 +107,13 @@ static int build_network_spec(struct outage_spec *spec, struct fault_error *err)
 
 static int outage_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct outage_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct outage_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct outage_spec *spec = allocated;
 	spec->keep_control_path = true;
 	spec->signal = SIGKILL;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "keep_control_path") == 0) {

@@ -71,9 +71,6 @@ struct json_object *packet_spec_to_json(const struct packet_spec *spec);
 /* The same for packet-duplicate and packet-corrupt (action DUPLICATE or CORRUPT). */
 int packet_spec_parse_action(struct json_object *params, enum packet_action action, struct packet_spec **out,
 			     struct fault_error *err);
-/* The start of every parse() of a kind's params: `params` is NULL or an object,
- * *out a zeroed spec of `size` bytes the caller frees. -errno with err set. */
-int packet_spec_alloc(struct json_object *params, size_t size, void **out, struct fault_error *err);
 /* "probability": a number in (0, 1]; -EINVAL with err set otherwise. */
 int packet_parse_probability(struct json_object *v, double *out, struct fault_error *err);
 

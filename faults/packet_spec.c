@@ -295,28 +295,13 @@ static int parse_action_key(const char *key, struct json_object *v, struct packe
 	return r < 0 ? r : 1;
 }
 
-int packet_spec_alloc(struct json_object *params, size_t size, void **out, struct fault_error *err)
-{
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	void *spec = calloc(1, size);
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
-	*out = spec;
-	return 0;
-}
-
 /* Every kind of the family: blackhole has no probability (it is 1), the others
  * require one; packet-corrupt adds its own keys. */
 static int parse_kind(struct json_object *params, bool blackhole, enum packet_action action,
 		      struct packet_spec **out, struct fault_error *err)
 {
 	void *allocated;
-	int r = packet_spec_alloc(params, sizeof(struct packet_spec), &allocated, err);
+	int r = fault_spec_alloc(params, sizeof(struct packet_spec), &allocated, err);
 	if (r < 0)
 		return r;
 	struct packet_spec *spec = allocated;

@@ -79,18 +79,13 @@ static int parse_interval(struct json_object *v, uint64_t *ms, struct fault_erro
 
 static int kill_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct kill_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct kill_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct kill_spec *spec = allocated;
 	spec->signal = SIGKILL;
 	bool have_target = false;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "processes") == 0) {

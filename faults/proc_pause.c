@@ -73,17 +73,12 @@ static enum pause_method effective_method(const struct pause_spec *spec)
 
 static int pause_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct pause_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct pause_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct pause_spec *spec = allocated;
 	bool have_target = false;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			if (strcmp(key, "processes") == 0) {

@@ -1,7 +1,9 @@
 #include "faults/registry.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct fault_kind packet_loss_kind;
@@ -81,4 +83,19 @@ void fault_error_set(struct fault_error *err, const char *key, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+}
+
+int fault_spec_alloc(struct json_object *params, size_t size, void **out, struct fault_error *err)
+{
+	if (params && !json_object_is_type(params, json_type_object)) {
+		fault_error_set(err, "", "params must be an object");
+		return -EINVAL;
+	}
+	void *spec = calloc(1, size);
+	if (!spec) {
+		fault_error_set(err, "", "out of memory");
+		return -ENOMEM;
+	}
+	*out = spec;
+	return 0;
 }

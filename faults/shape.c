@@ -200,15 +200,11 @@ static int parse_own_key(struct shape_spec *s, const char *key, struct json_obje
 
 static int shape_parse(enum shape_kind kind, struct json_object *params, void **out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct shape_spec *s = calloc(1, sizeof(*s));
-	if (!s) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct shape_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct shape_spec *s = allocated;
 	s->kind = kind;
 	s->distribution = SHAPE_DIST_UNIFORM;
 	s->match.probability = 1.0;
@@ -216,7 +212,6 @@ static int shape_parse(enum shape_kind kind, struct json_object *params, void **
 	if (kind == SHAPE_REORDER)
 		s->latency_us = 10000;
 	bool required_seen = false;
-	int r = 0;
 	if (params) {
 		json_object_object_foreach(params, key, v) {
 			r = parse_own_key(s, key, v, err, &required_seen);

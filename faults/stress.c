@@ -226,21 +226,16 @@ static int parse_cgroup(struct json_object *v, const char *key, struct stress_sp
 
 static int stress_parse(enum stress_work work, struct json_object *params, void **spec_out, struct fault_error *err)
 {
-	if (params && !json_object_is_type(params, json_type_object)) {
-		fault_error_set(err, "", "params must be an object");
-		return -EINVAL;
-	}
-	struct stress_spec *spec = calloc(1, sizeof(*spec));
-	if (!spec) {
-		fault_error_set(err, "", "out of memory");
-		return -ENOMEM;
-	}
+	void *allocated;
+	int r = fault_spec_alloc(params, sizeof(struct stress_spec), &allocated, err);
+	if (r < 0)
+		return r;
+	struct stress_spec *spec = allocated;
 	spec->work = work;
 	spec->load = 100;
 	spec->workers = work == STRESS_CPU ? 0 : 1;
 	const char *known = work == STRESS_CPU ? "workers, load, processes, cgroup, unit" :
 						 "size, percent, workers, processes, cgroup, unit";
-	int r = 0;
 	int placements = 0;
 	bool size_given = false, percent_given = false;
 	if (params) {

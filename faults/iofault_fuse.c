@@ -1086,18 +1086,25 @@ static void fs_free(struct iofault_fs *fs)
 }
 
 /* Ends a connection whose mount is gone from every path but still used:
- * /sys/fs/fuse/connections/<dev>/abort (fusectl is mounted when it is not). */
+ * /sys/fs/fuse/connections/<dev>/abort. fusectl is mounted for that when it is
+ * not, and unmounted again: the host is left with the mounts it had. */
 static int abort_connection(dev_t dev)
 {
 	char path[128];
 	snprintf(path, sizeof(path), FUSECTL_DIR "/%u/abort", (unsigned)minor(dev));
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && mount("fusectl", FUSECTL_DIR, "fusectl", 0, NULL) == 0)
+	bool mounted_here = false;
+	if (fd < 0 && errno == ENOENT && mount("fusectl", FUSECTL_DIR, "fusectl", 0, NULL) == 0) {
+		mounted_here = true;
 		fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = write(fd, "1", 1) == 1 ? 0 : -errno;
-	close(fd);
+	}
+	int r = fd < 0 ? -errno : 0;
+	if (fd >= 0) {
+		r = write(fd, "1", 1) == 1 ? 0 : -errno;
+		close(fd);
+	}
+	if (mounted_here && umount2(FUSECTL_DIR, MNT_DETACH) < 0)
+		log_warn("io-fault: cannot unmount the fusectl mounted at %s: %s", FUSECTL_DIR, strerror(errno));
 	return r;
 }
 

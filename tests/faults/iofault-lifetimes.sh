@@ -78,6 +78,8 @@ ck_check "sweep: files intact" intact
 ck_check "sweep: the directory is usable" io_usable "$IO_DATA"
 
 # --- DELETE while busy: lazy detach, then abort ----------------------------------------------------
+fusectl_mounts() { grep -c ' - fusectl ' /proc/self/mountinfo || true; }
+FUSECTL_BEFORE=$(fusectl_mounts)
 io_apply '{"path": "'"$IO_DATA"'", "operations": ["fsync"], "errno": "EIO", "files": "nothing-matches"}' 2m
 ck_expect_eq "busy: applied" 201 "$IO_CODE"
 rm -f "$CK_TMP/go" "$CK_TMP/go.open"
@@ -98,6 +100,7 @@ wait "$HELD" || true
 ck_expect_eq "busy: the holder's fd is cut off (ENOTCONN)" 3 "$(io_field "$(cat "$CK_TMP/busy.out")" tally.fsync.ENOTCONN)"
 ck_check "busy: files intact" intact
 ck_check "busy: the directory is usable" io_usable "$IO_DATA"
+ck_expect_eq "busy: fusectl mounts as before (one mounted for the abort is unmounted)" "$FUSECTL_BEFORE" "$(fusectl_mounts)"
 kill -TERM "$CKAGT_PID"
 ckagt_wait_exit "$CKAGT_PID"
 [ "$CKAGT_RC" = 0 ] || tail -40 "$CK_TMP/agent.log.4" | sed 's/^/# /'

@@ -282,9 +282,12 @@ static struct json_object *crashpoint_spec_to_json(const void *spec_v)
 /* --- the host ---------------------------------------------------------------------- */
 
 /* libbpf finds a tracepoint's id under tracefs: /sys/kernel/debug/tracing when
- * that exists, else /sys/kernel/tracing, which nothing mounts on some hosts. */
-static int ensure_tracefs(struct fault_error *err)
+ * that exists, else /sys/kernel/tracing, which nothing mounts on some hosts. The
+ * ids are read only while attaching: *mounted_here says whether the caller must
+ * unmount it again once the links exist (they do not need it). */
+static int ensure_tracefs(bool *mounted_here, struct fault_error *err)
 {
+	*mounted_here = false;
 	if (access(DEBUGFS_TRACING_DIR "/events", F_OK) == 0 || access(TRACEFS_DIR "/events", F_OK) == 0)
 		return 0;
 	if (mount("nodev", TRACEFS_DIR, "tracefs", 0, NULL) < 0) {
@@ -293,9 +296,18 @@ static int ensure_tracefs(struct fault_error *err)
 				"tracepoints are found there)", TRACEFS_DIR, strerror(-r));
 		return r;
 	}
-	log_info("crash-point: mounted tracefs at %s (libbpf reads tracepoint ids there); it stays mounted",
-		 TRACEFS_DIR);
+	*mounted_here = true;
 	return 0;
+}
+
+static void unmount_tracefs(void)
+{
+	if (umount2(TRACEFS_DIR, MNT_DETACH) < 0)
+		log_warn("crash-point: cannot unmount the tracefs mounted at %s for attaching: %s", TRACEFS_DIR,
+			 strerror(errno));
+	else
+		log_info("crash-point: mounted tracefs at %s for attaching (libbpf reads tracepoint ids there) "
+			 "and unmounted it again", TRACEFS_DIR);
 }
 
 static int tracepoint_exists(const char *event)
@@ -610,9 +622,10 @@ static int crashpoint_apply(const void *spec_v, const struct fault_env *env, voi
 	h->syscall = spec->syscall->name;
 	char event[64];
 	snprintf(event, sizeof(event), "sys_enter_%s", spec->syscall->name);
+	bool tracefs_mounted = false;
 	int r = resolve_targets(spec, h, err);
 	if (r == 0)
-		r = ensure_tracefs(err);
+		r = ensure_tracefs(&tracefs_mounted, err);
 	if (r == 0 && !tracepoint_exists(event)) {
 		fault_error_set(err, "syscall", "this kernel has no tracepoint syscalls/%s (no such syscall on this "
 				"architecture, or CONFIG_FTRACE_SYSCALLS is off)", event);
@@ -651,6 +664,8 @@ static int crashpoint_apply(const void *spec_v, const struct fault_env *env, voi
 	}
 	if (r == 0)
 		r = attach(h, h->skel->progs.crashpoint_enter, event, false, err);
+	if (tracefs_mounted)
+		unmount_tracefs();
 	if (r < 0) {
 		handle_free(h);
 		return r;

@@ -23,13 +23,14 @@ cp_setup() {
 	CP_LOG=$(ls "$CK_TMP"/agent.*.log)
 }
 
-# After an apply: tracefs is mounted; when it was not before, the agent mounted it at
-# /sys/kernel/tracing and said so in its log.
+# After an apply: tracefs is mounted exactly when it was before; when it was not, the agent
+# mounted it at /sys/kernel/tracing for attaching, unmounted it and said so in its log.
 cp_tracefs_ok() {
-	grep -q ' - tracefs ' /proc/self/mountinfo || { echo "# tracefs not mounted after apply"; return 1; }
+	local now=no
+	grep -q ' - tracefs ' /proc/self/mountinfo && now=yes
+	[ "$now" = "$CP_TRACEFS_BEFORE" ] || { echo "# tracefs mounted before apply: $CP_TRACEFS_BEFORE, after: $now"; return 1; }
 	[ "$CP_TRACEFS_BEFORE" = yes ] && return 0
-	grep -q 'mounted tracefs at /sys/kernel/tracing' "$CP_LOG" &&
-		grep -q ' /sys/kernel/tracing .* - tracefs ' /proc/self/mountinfo
+	grep -q 'mounted tracefs at /sys/kernel/tracing for attaching .* unmounted it again' "$CP_LOG"
 }
 
 # Our programs are named crashpoint_* (bpftool shows the first 15 characters). A link

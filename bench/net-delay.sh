@@ -35,7 +35,7 @@ PORT=7000
 
 nb_machine
 [ -x "$NB_BUILD/agent/chaos-agent" ] || nb_die "chaos-agent not built in $NB_BUILD"
-if ! "$NB_BUILD/agent/chaos-agent" --list-kinds | grep -q '^delay '; then
+if ! grep -q '^delay ' <<<"$("$NB_BUILD/agent/chaos-agent" --list-kinds)"; then
 	echo "delay kind not available in this build"
 	exit 0
 fi

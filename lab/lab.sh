@@ -553,7 +553,7 @@ lab_status() {
 	fi
 	echo "lab $prefix, dir $dir"
 	for ((i = 1; ; i++)); do
-		echo "$namespaces" | grep -qx "$(host_ns "$i")" || break
+		grep -qx "$(host_ns "$i")" <<<"$namespaces" || break
 		n=$i
 		pid=$(cat "$dir/h$i/agent.pid" 2>/dev/null || true)
 		if [ -n "$pid" ] && alive "$pid" && info=$(curl -sf --max-time 2 --unix-socket "$dir/h$i/agent.sock" http://agent/v1/faults); then

@@ -15,6 +15,13 @@ CK_FAILS=0
 ck_log()  { printf '# %s\n' "$*"; }
 ck_skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
 ck_die()  { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+# ck_output_has ERE CMD...: a line of CMD's stdout matches ERE. Captured first: `CMD | grep -q`
+# fails under pipefail whenever grep exits before CMD's last write (SIGPIPE, exit 141).
+ck_output_has() {
+	local pattern=$1 out; shift
+	out=$("$@" 2>/dev/null) || true
+	grep -qE -- "$pattern" <<<"$out"
+}
 # Records a failed check and goes on, so one run shows every broken expectation.
 ck_check() {
 	local what=$1; shift

@@ -45,7 +45,7 @@ e2e_require_gameday() {
 
 # e2e_require_kind KIND: skips (77) unless this agent lists KIND as supported on this host.
 e2e_require_kind() {
-	"$CK_AGENT" --list-kinds 2>/dev/null | grep -qE "^$1 +[a-z]+ +supported" ||
+	ck_output_has "^$1 +[a-z]+ +supported" "$CK_AGENT" --list-kinds ||
 		ck_skip "this chaos-agent cannot run $1 faults here ($("$CK_AGENT" --list-kinds 2>&1 | grep "^$1 " || echo unknown kind))"
 }
 

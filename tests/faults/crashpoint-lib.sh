@@ -35,7 +35,7 @@ cp_tracefs_ok() {
 
 # Our programs are named crashpoint_* (bpftool shows the first 15 characters). A link
 # holds its program, so no program also means no link of ours.
-cp_prog_loaded() { "$CK_BPFTOOL" prog show 2>/dev/null | grep -q 'name crashpoint_'; }
+cp_prog_loaded() { ck_output_has 'name crashpoint_' "$CK_BPFTOOL" prog show; }
 cp_no_bpf_left() { ! cp_prog_loaded; }
 cp_no_state_left() {
 	[ -z "$(find "$CK_TMP/state/journal" "$CK_TMP/state/crashpoint" -name '*.json*' 2>/dev/null)" ]

@@ -106,7 +106,7 @@ ck_expect_eq "abort: both sides reverted" "h1 True|h2 True|" \
 for i in 1 2; do ck_expect_eq "abort: no fault left on h$i" 0 "$(sch_faults "$i")"; done
 
 # 5. a datacenter power loss with host-outage (network cut, services frozen), when chaos has it
-if "$CK_CHAOS" kinds | grep -q '^host-outage '; then
+if ck_output_has '^host-outage ' "$CK_CHAOS" kinds; then
 	sch_chaos run "$EXP/gameday-host-outage.cfg" --inventory "$INV" --journal "$CK_TMP/power.json"
 	ck_expect_eq "host-outage: exit 0 (failover held)" 0 "$RC"
 	J=$CK_TMP/power.json

@@ -75,20 +75,6 @@ static int parse_names(struct json_object *v, const char *key, char (*names)[PRO
 	return 0;
 }
 
-static int parse_signal(struct json_object *v, int *sig, struct fault_error *err)
-{
-	const char *text = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-	if (!text || process_signal_parse(text, sig) < 0) {
-		fault_error_set(err, "signal", "must be a signal name such as \"SIGKILL\" or \"SIGTERM\"");
-		return -EINVAL;
-	}
-	if (*sig == SIGSTOP || *sig == SIGCONT || *sig == SIGTSTP || *sig == SIGTTIN || *sig == SIGTTOU) {
-		fault_error_set(err, "signal", "\"%s\" does not end a process; use freeze to stop processes", text);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* The network half, validated by the packet family itself so that interface
  * errors read the same and carry the same key. */
 static int build_network_spec(struct outage_spec *spec, struct fault_error *err)
@@ -128,7 +114,7 @@ static int outage_parse(struct json_object *params, void **spec_out, struct faul
 			} else if (strcmp(key, "kill") == 0) {
 				r = parse_names(v, key, spec->kill, &spec->n_kill, err);
 			} else if (strcmp(key, "signal") == 0) {
-				r = parse_signal(v, &spec->signal, err);
+				r = process_ending_signal_param(v, "freeze", &spec->signal, err);
 				spec->signal_given = true;
 			} else if (strcmp(key, "interfaces") == 0) {
 				spec->interfaces = json_object_get(v);

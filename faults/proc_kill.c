@@ -45,22 +45,6 @@ static void kill_spec_free(void *spec_v)
 	free(spec);
 }
 
-static int parse_signal(struct json_object *v, int *sig, struct fault_error *err)
-{
-	const char *text = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-	if (!text || process_signal_parse(text, sig) < 0) {
-		fault_error_set(err, "signal", "must be a signal name such as \"SIGKILL\" or \"SIGTERM\"");
-		return -EINVAL;
-	}
-	/* Stopping is process-pause's job: it resumes what it stops, this kind restores nothing. */
-	if (*sig == SIGSTOP || *sig == SIGCONT || *sig == SIGTSTP || *sig == SIGTTIN || *sig == SIGTTOU) {
-		fault_error_set(err, "signal", "\"%s\" stops or resumes a process; use process-pause to stop processes",
-				text);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int parse_interval(struct json_object *v, uint64_t *ms, struct fault_error *err)
 {
 	const char *text = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
@@ -92,7 +76,7 @@ static int kill_parse(struct json_object *params, void **spec_out, struct fault_
 				r = target_parse(params, "processes", &spec->target, err);
 				have_target = r == 0;
 			} else if (strcmp(key, "signal") == 0) {
-				r = parse_signal(v, &spec->signal, err);
+				r = process_ending_signal_param(v, "process-pause", &spec->signal, err);
 			} else if (strcmp(key, "interval") == 0) {
 				r = parse_interval(v, &spec->interval_ms, err);
 			} else {

@@ -421,6 +421,22 @@ int process_signal_parse(const char *text, int *sig)
 	return -EINVAL;
 }
 
+int process_ending_signal_param(struct json_object *v, const char *stop_hint, int *sig,
+				struct fault_error *err)
+{
+	const char *text = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	if (!text || process_signal_parse(text, sig) < 0) {
+		fault_error_set(err, "signal", "must be a signal name such as \"SIGKILL\" or \"SIGTERM\"");
+		return -EINVAL;
+	}
+	if (*sig == SIGSTOP || *sig == SIGCONT || *sig == SIGTSTP || *sig == SIGTTIN || *sig == SIGTTOU) {
+		fault_error_set(err, "signal", "\"%s\" stops or resumes a process; use %s to stop processes",
+				text, stop_hint);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 const char *process_signal_name(int sig, char *buf, size_t len)
 {
 	const char *abbrev = sigabbrev_np(sig);

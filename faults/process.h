@@ -129,6 +129,11 @@ int process_resume_list(const char *proc_root, const struct process_ident *list,
 /* Signal names: "SIGKILL", "KILL" or "9" -> 9. -EINVAL for anything else. */
 int process_signal_parse(const char *text, int *sig);
 const char *process_signal_name(int sig, char *buf, size_t len);
+/* The "signal" param of a kind that ends processes: a signal name, never one that only stops or
+ * resumes (those are left in place by kinds that restore nothing). stop_hint says which kind or
+ * param stops processes instead. */
+int process_ending_signal_param(struct json_object *v, const char *stop_hint, int *sig,
+				struct fault_error *err);
 
 /* JSON form used in journal records and state files: [{"pid": N, "starttime": N, "comm": "..."}]. */
 struct json_object *process_list_to_json(const struct process_ident *list, int n);

@@ -33,13 +33,16 @@ ck_check "50ms: packets_delayed counts both ways ($(pk_stat packets_delayed) >= 
 ck_expect_eq "50ms: nothing dropped" 0 "$(pk_stat packets_dropped)"
 ck_expect_eq "no TAP left after revert" "" "$(dl_taps "$PK_B")"
 
-# Uniform 20ms +- 10ms on a's egress: every delay within [10, 30] (+ scheduling), and it spreads.
+# Uniform 20ms +- 10ms on a's egress: delays within [10, 30] (+ scheduling), and they spread.
+# The top is held at p99, not at the maximum: one scheduler stall of the line's thread (seen once,
+# 35.3 ms, ASan build on a busy 2-core VM) must not fail the distribution. p99 of 300 samples of
+# U(10, 30) is 29.7 with a deviation of 0.13 ms.
 pk_start "$PK_A" auto delay '{"latency": "20ms", "jitter": "10ms", "direction": "egress", "backend": "delay-line"}'
 dl_udp "$PK_A" 10.99.0.2 6000 300 15
 pk_stop
 ck_log "uniform 20ms+-10ms: $DL_JSON"
 ck_check "uniform: min $(dl_get forward.min) within [10, 12]" dl_between 10 12 "$(dl_get forward.min)"
-ck_check "uniform: max $(dl_get forward.max) within [28, 35]" dl_between 28 35 "$(dl_get forward.max)"
+ck_check "uniform: p99 $(dl_get forward.p99) within [28, 32]" dl_between 28 32 "$(dl_get forward.p99)"
 ck_check "uniform: p50 $(dl_get forward.p50) within [18, 22]" dl_between 18 22 "$(dl_get forward.p50)"
 ck_check "uniform: reverse untouched (p99 $(dl_get reverse.p99) < 5)" dl_between 0 5 "$(dl_get reverse.p99)"
 

@@ -21,6 +21,11 @@ void fault_error_set(struct fault_error *err, const char *key, const char *fmt, 
  * spec of `size` bytes. 0, or -EINVAL / -ENOMEM with err set. */
 int fault_spec_alloc(struct json_object *params, size_t size, void **out, struct fault_error *err);
 
+/* A duration param ("10s", "500ms") of `key` within [min_ms, max_ms] into *ms; `example` is the
+ * first example the error message gives. 0, or -EINVAL with err set. */
+int fault_duration_param(struct json_object *v, const char *key, const char *example, uint64_t min_ms,
+			 uint64_t max_ms, uint64_t *ms, struct fault_error *err);
+
 #define FAULT_MAX_CONTROL_PORTS 4
 
 /* What the agent tells a kind about the host it runs on. */

@@ -147,22 +147,6 @@ static int parse_interfaces(struct json_object *v, struct link_spec *spec, struc
 	return 0;
 }
 
-static int parse_phase(struct json_object *v, const char *key, uint64_t *ms, struct fault_error *err)
-{
-	const char *text = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-	uint64_t value;
-	if (!text || duration_parse(text, &value) < 0) {
-		fault_error_set(err, key, "must be a duration such as \"2s\" or \"500ms\"");
-		return -EINVAL;
-	}
-	if (value < LINK_MIN_PHASE_MS || value > LINK_MAX_PHASE_MS) {
-		fault_error_set(err, key, "must be between 100ms and 1h");
-		return -EINVAL;
-	}
-	*ms = value;
-	return 0;
-}
-
 static int link_parse_common(struct json_object *params, bool flap, void **spec_out, struct fault_error *err)
 {
 	void *allocated;
@@ -177,9 +161,11 @@ static int link_parse_common(struct json_object *params, bool flap, void **spec_
 			if (strcmp(key, "interfaces") == 0)
 				r = parse_interfaces(v, spec, err);
 			else if (flap && strcmp(key, "down") == 0)
-				r = parse_phase(v, key, &spec->down_ms, err);
+				r = fault_duration_param(v, key, "2s", LINK_MIN_PHASE_MS, LINK_MAX_PHASE_MS,
+							 &spec->down_ms, err);
 			else if (flap && strcmp(key, "up") == 0)
-				r = parse_phase(v, key, &spec->up_ms, err);
+				r = fault_duration_param(v, key, "2s", LINK_MIN_PHASE_MS, LINK_MAX_PHASE_MS,
+							 &spec->up_ms, err);
 			else {
 				fault_error_set(err, key, "unknown parameter (known: %s)",
 						flap ? "interfaces, down, up" : "interfaces");

@@ -45,22 +45,6 @@ static void kill_spec_free(void *spec_v)
 	free(spec);
 }
 
-static int parse_interval(struct json_object *v, uint64_t *ms, struct fault_error *err)
-{
-	const char *text = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-	uint64_t value;
-	if (!text || duration_parse(text, &value) < 0) {
-		fault_error_set(err, "interval", "must be a duration such as \"10s\" or \"500ms\"");
-		return -EINVAL;
-	}
-	if (value < KILL_MIN_INTERVAL_MS || value > KILL_MAX_INTERVAL_MS) {
-		fault_error_set(err, "interval", "must be between 100ms and 1h");
-		return -EINVAL;
-	}
-	*ms = value;
-	return 0;
-}
-
 static int kill_parse(struct json_object *params, void **spec_out, struct fault_error *err)
 {
 	void *allocated;
@@ -78,7 +62,8 @@ static int kill_parse(struct json_object *params, void **spec_out, struct fault_
 			} else if (strcmp(key, "signal") == 0) {
 				r = process_ending_signal_param(v, "process-pause", &spec->signal, err);
 			} else if (strcmp(key, "interval") == 0) {
-				r = parse_interval(v, &spec->interval_ms, err);
+				r = fault_duration_param(v, key, "10s", KILL_MIN_INTERVAL_MS, KILL_MAX_INTERVAL_MS,
+							 &spec->interval_ms, err);
 			} else {
 				fault_error_set(err, key, "unknown parameter (known: processes, signal, interval)");
 				r = -EINVAL;

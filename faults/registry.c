@@ -1,5 +1,7 @@
 #include "faults/registry.h"
 
+#include "common/duration.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,5 +99,24 @@ int fault_spec_alloc(struct json_object *params, size_t size, void **out, struct
 		return -ENOMEM;
 	}
 	*out = spec;
+	return 0;
+}
+
+int fault_duration_param(struct json_object *v, const char *key, const char *example, uint64_t min_ms,
+			 uint64_t max_ms, uint64_t *ms, struct fault_error *err)
+{
+	const char *text = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	uint64_t value;
+	if (!text || duration_parse(text, &value) < 0) {
+		fault_error_set(err, key, "must be a duration such as \"%s\" or \"500ms\"", example);
+		return -EINVAL;
+	}
+	if (value < min_ms || value > max_ms) {
+		char low[32], high[32];
+		fault_error_set(err, key, "must be between %s and %s", duration_format(min_ms, low, sizeof(low)),
+				duration_format(max_ms, high, sizeof(high)));
+		return -EINVAL;
+	}
+	*ms = value;
 	return 0;
 }

@@ -33,7 +33,7 @@ ssize_t text_file_read(const char *path, char *buf, size_t len)
 
 int text_file_write(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	int r = fd_write_all(fd, text, strlen(text));

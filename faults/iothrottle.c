@@ -58,19 +58,6 @@ static int read_text(const char *path, char *buf, size_t len)
 	return (size_t)n + 1 >= len ? -EFBIG : (int)n;
 }
 
-/* One write(): cgroup files take one command per write (O_TRUNC is ignored by them
- * and makes a plain file in a test directory hold just this line). */
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t w = write(fd, text, strlen(text));
-	int r = w < 0 ? -errno : (size_t)w != strlen(text) ? -EIO : 0;
-	close(fd);
-	return r;
-}
-
 /* --- device resolution ------------------------------------------------------------------ */
 
 static int parse_majmin(const char *text, unsigned *major, unsigned *minor)
@@ -215,7 +202,7 @@ int throttle_cgroup_set(const char *dir, enum throttle_iface iface, unsigned maj
 	if (r == 0)
 		r = throttle_format_line(iface, major, minor, key, value, line, sizeof(line));
 	if (r == 0)
-		r = write_text(path, line);
+		r = text_file_write(path, line);
 	return r;
 }
 

@@ -94,6 +94,9 @@ static void text_files(void **state)
 	assert_int_equal(text_file_write(path, "much longer text"), 0);
 	assert_int_equal(text_file_read(path, buf, sizeof(buf)), 7);  /* cut at the buffer */
 	assert_string_equal(buf, "much lo");
+	assert_int_equal(text_file_write(path, "0"), 0);   /* replaces, as "THAWED" must replace "FROZEN" */
+	assert_int_equal(text_file_read(path, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "0");
 }
 
 static int count_visit(const char *path, void *ctx)

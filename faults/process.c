@@ -38,14 +38,15 @@ int process_stat_parse(const char *text, struct process_stat *out)
 	memcpy(st.comm, open + 1, len);
 	st.comm[len] = '\0';
 	int ppid;
-	unsigned long long starttime;
+	unsigned long long utime, stime, starttime;
 	/* fields 3..22: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
 	 * utime stime cutime cstime priority nice num_threads itrealvalue starttime */
-	int n = sscanf(close + 1, " %c %d %*d %*d %*d %*d %u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		       &st.state, &ppid, &st.flags, &starttime);
-	if (n != 4)
+	int n = sscanf(close + 1, " %c %d %*d %*d %*d %*d %u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+		       &st.state, &ppid, &st.flags, &utime, &stime, &starttime);
+	if (n != 6)
 		return -EINVAL;
 	st.ppid = ppid;
+	st.cpu_ticks = utime + stime;
 	st.starttime = starttime;
 	*out = st;
 	return 0;

@@ -29,6 +29,7 @@ struct process_stat {
 	char state;              /* 'R', 'S', 'D', 'T', 't', 'Z', ... */
 	pid_t ppid;
 	unsigned flags;          /* PF_* */
+	uint64_t cpu_ticks;      /* utime + stime, in clock ticks */
 	uint64_t starttime;
 };
 

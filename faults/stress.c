@@ -97,22 +97,6 @@ void stress_size_format(uint64_t bytes, char *buf, size_t len)
 	snprintf(buf, len, "%llu", (unsigned long long)bytes);
 }
 
-int stress_stat_parse(const char *text, uint64_t *cpu_ticks, uint64_t *starttime)
-{
-	const char *close = strrchr(text, ')');
-	if (!close)
-		return -EINVAL;
-	unsigned long long utime, stime, start;
-	/* fields 3..22: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-	 * utime stime cutime cstime priority nice num_threads itrealvalue starttime */
-	if (sscanf(close + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
-		   &utime, &stime, &start) != 3)
-		return -EINVAL;
-	*cpu_ticks = utime + stime;
-	*starttime = start;
-	return 0;
-}
-
 uint64_t stress_status_rss(const char *text)
 {
 	const char *line = strstr(text, "\nVmRSS:");
@@ -730,14 +714,11 @@ static int stress_stats(void *handle, struct json_object *out)
 	int running = 0;
 	for (int i = 0; i < h->n; i++) {
 		char path[64], buf[4096];
-		uint64_t t, start;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)h->procs[i].pid);
-		if (text_file_read(path, buf, sizeof(buf)) < 0 || stress_stat_parse(buf, &t, &start) < 0 ||
-		    start != h->procs[i].starttime)
+		struct process_stat st;
+		if (process_stat_read("/proc", h->procs[i].pid, &st) < 0 || st.starttime != h->procs[i].starttime)
 			continue;
-		ticks += t;
-		const char *state = strrchr(buf, ')');
-		if (state && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X')
+		ticks += st.cpu_ticks;
+		if (st.state != 'Z' && st.state != 'X')
 			running++;
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)h->procs[i].pid);
 		if (text_file_read(path, buf, sizeof(buf)) >= 0)

@@ -49,7 +49,5 @@ int stress_size_parse(const char *text, uint64_t *out);
 /* "64MiB" when exact, else bytes. */
 void stress_size_format(uint64_t bytes, char *buf, size_t len);
 
-/* Fields of /proc/PID/stat text the family needs: utime+stime (ticks) and starttime. */
-int stress_stat_parse(const char *text, uint64_t *cpu_ticks, uint64_t *starttime);
 /* VmRSS of /proc/PID/status text in bytes (0 when absent: a zombie). */
 uint64_t stress_status_rss(const char *text);

@@ -3,6 +3,7 @@
  * sizes, the /proc parsers the stats use, and the worker itself forked here as the
  * agent forks it (start byte, load, memory touched, exit on the pipe's EOF).
  * Unprivileged. */
+#include "faults/process.h"
 #include "faults/registry.h"
 #include "faults/stress.h"
 
@@ -51,16 +52,9 @@ static struct live_worker start_worker(enum stress_work work, int load, uint64_t
 
 static uint64_t cpu_ticks_of(pid_t pid)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	assert_non_null(f);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	uint64_t ticks, start;
-	assert_int_equal(stress_stat_parse(buf, &ticks, &start), 0);
-	return ticks;
+	struct process_stat st;
+	assert_int_equal(process_stat_read("/proc", pid, &st), 0);
+	return st.cpu_ticks;
 }
 
 static uint64_t rss_of(pid_t pid)
@@ -268,14 +262,15 @@ static void test_duty_cycle(void **state)
 static void test_proc_parsers(void **state)
 {
 	(void)state;
-	uint64_t ticks, start;
+	struct process_stat st;
 	const char *stat = "4242 (chaos (cpu) s) R 1 4242 4242 0 -1 4194304 90 0 0 0 "
 			   "123 45 0 0 20 0 1 0 987654 1234567 100 18446744073709551615";
-	assert_int_equal(stress_stat_parse(stat, &ticks, &start), 0);
-	assert_true(ticks == 168);
-	assert_true(start == 987654);
-	assert_int_equal(stress_stat_parse("4242 chaos R", &ticks, &start), -EINVAL);
-	assert_int_equal(stress_stat_parse("4242 (x) R 1 2", &ticks, &start), -EINVAL);
+	assert_int_equal(process_stat_parse(stat, &st), 0);
+	assert_true(st.cpu_ticks == 168);
+	assert_true(st.starttime == 987654);
+	assert_int_equal(st.state, 'R');
+	assert_int_equal(process_stat_parse("4242 chaos R", &st), -EINVAL);
+	assert_int_equal(process_stat_parse("4242 (x) R 1 2", &st), -EINVAL);
 	const char *status = "Name:\tchaos-memstress\nVmPeak:\t   70000 kB\nVmRSS:\t   65600 kB\nRssAnon:\t 65536 kB\n";
 	assert_true(stress_status_rss(status) == 65600ull * 1024);
 	assert_true(stress_status_rss("Name:\tzombie\nState:\tZ (zombie)\n") == 0);
